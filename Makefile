@@ -1,0 +1,33 @@
+# emonet: `make demo` and `make test` work on a fresh machine with Python 3.11.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall when the package metadata changes.
+$(STAMP): $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m emonet.demo --out out/demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check emonet tests bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check emonet tests bench
+	$(BIN)/ruff format --check emonet tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/features.py
+
+clean:
+	rm -rf $(VENV) out build *.egg-info .pytest_cache .ruff_cache

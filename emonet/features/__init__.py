@@ -1,0 +1,28 @@
+"""The EmoNet feature vector: 68 dlib landmarks and a sliding-window HOG.
+
+For a 48x48 face: 136 landmark coordinates + 2,592 HOG values = 2,728 features.
+This subpackage never imports TensorFlow, so extraction starts fast.
+"""
+
+from emonet.features._extractor import FeatureExtractor
+from emonet.features._faces import crop_faces, detect_faces
+from emonet.features._hog import BLOCK_NORMS, sliding_hog, sliding_hog_reference
+from emonet.features._landmarks import LANDMARK_PARTS, extract_landmarks
+from emonet.features._pipeline import ExtractionReport, extract_to_file
+from emonet.features._store import FeatureSet, load_features, write_features
+
+__all__ = [
+    "BLOCK_NORMS",
+    "ExtractionReport",
+    "LANDMARK_PARTS",
+    "FeatureExtractor",
+    "FeatureSet",
+    "crop_faces",
+    "detect_faces",
+    "extract_landmarks",
+    "extract_to_file",
+    "load_features",
+    "sliding_hog",
+    "sliding_hog_reference",
+    "write_features",
+]

@@ -1,0 +1,235 @@
+"""The features file: one self-describing HDF5 file per extracted dataset.
+
+Layout (every dataset has N rows, one per face, in input order)::
+
+    images    (N, 48, 48) uint8    the faces the features were computed on
+    features  (N, 2728)   float32  landmarks x0, y0, ..., x67, y67, then the HOG
+    labels    (N,)        int64    FER2013 label index, -1 when unknown
+    usage     (N,)        str      Training / PublicTest / PrivateTest, or ""
+    ids       (N,)        str      stable face ids (file stem, or CSV data row)
+    skipped_ids, skipped_reasons (K,) str   inputs left out, and why
+
+Attributes record the format, the emonet version, the label names, the HOG
+parameters and the input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from emonet._constants import FACE_SIZE, LABELS, LANDMARK_FEATURES, NUM_LANDMARKS, USAGES
+
+FORMAT_NAME = "emonet-features"
+FORMAT_VERSION = 1
+_STR = h5py.string_dtype()
+_ROW_DATASETS = {
+    "images": ((FACE_SIZE, FACE_SIZE), np.uint8),
+    "features": (None, np.float32),
+    "labels": ((), np.int64),
+    "usage": ((), _STR),
+    "ids": ((), _STR),
+}
+
+
+@dataclass
+class FeatureSet:
+    """Faces and their EmoNet features, as read from a features file.
+
+    Attributes
+    ----------
+    images : (N, 48, 48) ndarray of uint8
+    features : (N, F) ndarray of float32
+        136 landmark coordinates then the HOG values.
+    labels : (N,) ndarray of int64
+    usage : (N,) ndarray of str
+    ids : (N,) ndarray of str
+    attrs : dict
+        The file's attributes (HOG parameters, emonet version, source, ...).
+    skipped : list of (id, reason)
+        Inputs the extraction left out.
+    """
+
+    images: np.ndarray
+    features: np.ndarray
+    labels: np.ndarray
+    usage: np.ndarray
+    ids: np.ndarray
+    attrs: dict = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __repr__(self) -> str:
+        values, counts = np.unique(self.usage, return_counts=True)
+        split = ", ".join(
+            f"{u or 'unspecified'}: {c}" for u, c in zip(values, counts, strict=False)
+        )
+        return f"FeatureSet({len(self)} faces x {self.features.shape[1]} features; {split})"
+
+    @property
+    def landmarks(self) -> np.ndarray:
+        """(N, 68, 2) landmark coordinates (a view of ``features``)."""
+        return self.features[:, :LANDMARK_FEATURES].reshape(-1, NUM_LANDMARKS, 2)
+
+    @property
+    def hog(self) -> np.ndarray:
+        """(N, F - 136) HOG values (a view of ``features``)."""
+        return self.features[:, LANDMARK_FEATURES:]
+
+    def select(self, usage: str | list[str]) -> FeatureSet:
+        """The rows of one usage (or several), e.g. ``"Training"``.
+
+        Raises
+        ------
+        ValueError
+            If a usage is not a FER2013 usage.
+        """
+        wanted = [usage] if isinstance(usage, str) else list(usage)
+        for u in wanted:
+            if u not in USAGES and u != "":
+                raise ValueError(f"unknown usage {u!r}: expected one of {USAGES}")
+        keep = np.isin(self.usage, wanted)
+        return FeatureSet(
+            self.images[keep],
+            self.features[keep],
+            self.labels[keep],
+            self.usage[keep],
+            self.ids[keep],
+            dict(self.attrs),
+            list(self.skipped),
+        )
+
+
+def load_features(path: str | os.PathLike, usage: str | list[str] | None = None) -> FeatureSet:
+    """Read a features file written by ``emonet-extract-features``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.h5`` file.
+    usage : str or list of str, optional
+        Read only these usages.
+
+    Returns
+    -------
+    FeatureSet
+
+    Raises
+    ------
+    ValueError
+        If the file is not an emonet features file.
+    FileNotFoundError
+        If it does not exist.
+
+    Examples
+    --------
+    >>> from emonet.features import load_features
+    >>> train = load_features("fer2013.h5", usage="Training")  # doctest: +SKIP
+    >>> train.features.shape  # doctest: +SKIP
+    (28709, 2728)
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such features file")
+    try:
+        file = h5py.File(path, "r")
+    except OSError as error:
+        raise ValueError(f"{path}: not an HDF5 file ({error})") from None
+    with file:
+        if file.attrs.get("format") != FORMAT_NAME:
+            raise ValueError(
+                f"{path}: not an emonet features file; create one with emonet-extract-features"
+            )
+        attrs = {k: _attr_value(v) for k, v in file.attrs.items()}
+        usage_all = file["usage"].asstr()[:]
+        rows = (
+            slice(None)
+            if usage is None
+            else np.isin(usage_all, [usage] if isinstance(usage, str) else list(usage))
+        )
+        skipped = list(
+            zip(file["skipped_ids"].asstr()[:], file["skipped_reasons"].asstr()[:], strict=True)
+        )
+        return FeatureSet(
+            images=file["images"][rows] if usage is None else file["images"][:][rows],
+            features=file["features"][rows] if usage is None else file["features"][:][rows],
+            labels=file["labels"][:][rows],
+            usage=usage_all[rows].astype(str),
+            ids=file["ids"].asstr()[:][rows].astype(str),
+            attrs=attrs,
+            skipped=skipped,
+        )
+
+
+def _attr_value(value):
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def write_features(
+    path: str | os.PathLike,
+    parts: Iterable[Mapping[str, np.ndarray]],
+    attrs: Mapping[str, object],
+    n_features: int,
+) -> int:
+    """Write parts (dicts with the row datasets, plus ``skipped_ids`` and
+    ``skipped_reasons``) one after another into a new features file.
+
+    The file is written under a temporary name and renamed at the end, so ``path``
+    is either absent or complete. Memory stays at one part.
+
+    Returns
+    -------
+    int
+        Number of rows written.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    n = 0
+    skipped_ids: list[str] = []
+    skipped_reasons: list[str] = []
+    with h5py.File(tmp, "w") as file:
+        file.attrs["format"] = FORMAT_NAME
+        file.attrs["format_version"] = FORMAT_VERSION
+        file.attrs["label_names"] = json.dumps(list(LABELS))
+        for key, value in attrs.items():
+            file.attrs[key] = json.dumps(value) if isinstance(value, (list, dict)) else value
+        for name, (shape, dtype) in _ROW_DATASETS.items():
+            shape = (n_features,) if shape is None else shape
+            file.create_dataset(
+                name,
+                shape=(0, *shape),
+                maxshape=(None, *shape),
+                dtype=dtype,
+                chunks=(max(1, min(1024, 2**20 // max(1, 4 * int(np.prod(shape))))), *shape),
+            )
+        for part in parts:
+            m = len(part["ids"])
+            for name in _ROW_DATASETS:
+                data = file[name]
+                data.resize(n + m, axis=0)
+                values = part[name]
+                data[n : n + m] = values.astype(object) if data.dtype == _STR else values
+            n += m
+            skipped_ids += [str(s) for s in part.get("skipped_ids", [])]
+            skipped_reasons += [str(s) for s in part.get("skipped_reasons", [])]
+        file.create_dataset("skipped_ids", data=np.array(skipped_ids, dtype=object), dtype=_STR)
+        file.create_dataset(
+            "skipped_reasons", data=np.array(skipped_reasons, dtype=object), dtype=_STR
+        )
+    os.replace(tmp, path)
+    return n
