@@ -109,20 +109,21 @@ def _integer_gradient_tables(orientations: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def _gradient_variants(images: np.ndarray, orientations: int) -> tuple[np.ndarray, np.ndarray]:
-    """Magnitude (float64) and bin (int8) of each pixel's gradient in the variants that
-    :func:`_cell_layout` indexes: (N, 3 * H * W + 1) each."""
+    """Magnitude (float64) and bin (int8 or intp) of each pixel's gradient in the
+    variants that :func:`_cell_layout` indexes, image-minor: (3 * H * W + 1, N) each."""
     n, height, width = images.shape
     size = height * width
     work = np.int32 if images.dtype == np.uint8 else np.float64
-    images = images.astype(work)
-    g_row = np.zeros((n, 3 * size + 1), dtype=work)
-    g_col = np.zeros((n, 3 * size + 1), dtype=work)
-    rows = g_row[:, :size].reshape(n, height, width)
-    cols = g_col[:, :size].reshape(n, height, width)
-    np.subtract(images[:, 2:, :], images[:, :-2, :], out=rows[:, 1:-1, :])
-    np.subtract(images[:, :, 2:], images[:, :, :-2], out=cols[:, :, 1:-1])
-    g_row[:, 2 * size : 3 * size] = g_row[:, :size]
-    g_col[:, size : 2 * size] = g_col[:, :size]
+    # image-minor, so that one pixel of every image in the batch is one contiguous row
+    images = np.ascontiguousarray(images.transpose(1, 2, 0), dtype=work)
+    g_row = np.zeros((3 * size + 1, n), dtype=work)
+    g_col = np.zeros((3 * size + 1, n), dtype=work)
+    rows = g_row[:size].reshape(height, width, n)
+    cols = g_col[:size].reshape(height, width, n)
+    np.subtract(images[2:], images[:-2], out=rows[1:-1])
+    np.subtract(images[:, 2:], images[:, :-2], out=cols[:, 1:-1])
+    g_row[2 * size : 3 * size] = g_row[:size]
+    g_col[size : 2 * size] = g_col[:size]
     if work is np.int32:
         magnitude_table, bin_table = _integer_gradient_tables(orientations)
         g_row += _MAX_GRADIENT
@@ -133,49 +134,27 @@ def _gradient_variants(images: np.ndarray, orientations: int) -> tuple[np.ndarra
     return np.hypot(g_col, g_row), _orientation_bins(g_row, g_col, orientations)
 
 
-@functools.lru_cache(maxsize=8)
-def _batch_indices(
-    geometry: tuple[int, int, int, int, int], n: int, n_bins: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Flat gather index (pixels, N, cells) into N images' gradient variants, and each
-    cell's first slot in the (N * cells * bins) histogram buffer.
-
-    ``geometry`` is ``(height, width, window, step, cell)``.
-    """
-    layout = _cell_layout(*geometry)
-    n_cells = layout.shape[1]
-    n_variants = 3 * geometry[0] * geometry[1] + 1
-    flat = layout[:, None, :] + np.arange(0, n * n_variants, n_variants)[:, None]
-    base = (np.arange(n * n_cells, dtype=np.intp) * n_bins).reshape(n, n_cells)
-    return flat, base
-
-
 def _cell_histograms(
-    magnitude: np.ndarray,
-    bins: np.ndarray,
-    geometry: tuple[int, int, int, int, int],
-    orientations: int,
+    magnitude: np.ndarray, bins: np.ndarray, layout: np.ndarray, orientations: int
 ) -> np.ndarray:
     """Per-cell orientation histograms, summed in float32 in skimage's pixel order.
 
-    ``magnitude`` and ``bins`` are :func:`_gradient_variants`; returns
+    ``magnitude`` and ``bins`` are :func:`_gradient_variants` (image-minor, so each
+    step gathers whole rows of N values), ``layout`` is :func:`_cell_layout`; returns
     (N, cells, orientations) float64.
     """
-    n = magnitude.shape[0]
+    n = magnitude.shape[1]
+    n_pixels, n_cells = layout.shape
     n_bins = orientations + 1  # the last bin catches angles that fall in no bin
-    flat, base = _batch_indices(geometry, n, n_bins)
-    n_pixels, _, n_cells = flat.shape
-    # pixel-major, so that each step below reads contiguous memory
-    index = bins.take(flat) + base
-    magnitude = magnitude.take(flat)
-    totals = np.zeros(n * n_cells * n_bins, dtype=np.float32)
-    step = np.empty((n, n_cells), dtype=np.float32)
-    for k in range(n_pixels):
+    base = (np.arange(n_cells * n, dtype=np.intp) * n_bins).reshape(n_cells, n)
+    totals = np.zeros(n_cells * n * n_bins, dtype=np.float32)
+    step = np.empty((n_cells, n), dtype=np.float32)
+    for pixel in layout:
+        at = bins[pixel] + base
         # C's ``float total += double magnitude``: add in float64, round to float32
-        at = index[k]
-        np.add(totals[at], magnitude[k], out=step, dtype=np.float64, casting="unsafe")
+        np.add(totals[at], magnitude[pixel], out=step, dtype=np.float64, casting="unsafe")
         totals[at] = step
-    totals = totals.reshape(n, n_cells, n_bins)[..., :orientations]
+    totals = totals.reshape(n_cells, n, n_bins)[..., :orientations].transpose(1, 0, 2)
     return (totals / np.float32(n_pixels)).astype(np.float64)
 
 
@@ -223,7 +202,7 @@ def sliding_hog(
     pixels_per_cell: int = HOG_PIXELS_PER_CELL,
     block_norm: str = HOG_BLOCK_NORM,
     *,
-    batch_size: int = 32,
+    batch_size: int = 64,
 ) -> np.ndarray:
     """Histogram of oriented gradients in a sliding window, for a batch of faces.
 
@@ -295,13 +274,13 @@ def sliding_hog(
     if images.dtype != np.uint8 and np.issubdtype(images.dtype, np.integer):
         images = images.astype(np.float64)
 
-    geometry = (*images.shape[1:], window, step, pixels_per_cell)
-    n_features = _cell_layout(*geometry).shape[1] * orientations
+    layout = _cell_layout(*images.shape[1:], window, step, pixels_per_cell)
+    n_features = layout.shape[1] * orientations
     out = np.empty((images.shape[0], n_features), dtype=np.float64)
     for start in range(0, images.shape[0], batch_size):
         batch = images[start : start + batch_size]
         magnitude, bins = _gradient_variants(batch, orientations)
-        hist = _cell_histograms(magnitude, bins, geometry, orientations)
+        hist = _cell_histograms(magnitude, bins, layout, orientations)
         out[start : start + batch_size] = _normalize_cells(hist, block_norm).reshape(
             len(batch), -1
         )
