@@ -1,0 +1,31 @@
+"""Combine several models' probabilities, and show honestly what the combination gains.
+
+The EmoNet paper averages the class probabilities of four networks with weights learned by
+differential evolution (:class:`WeightedEnsemble`). Around it: logistic-regression stacking
+as a comparison (:class:`StackingEnsemble`), temperature scaling and the expected
+calibration error (:class:`TemperatureScaler`, :func:`expected_calibration_error`), a
+cross-validated accuracy estimate (:func:`cross_validate_ensemble`), and reports
+(:func:`compare_weightings`, :func:`summarize_validation`, :func:`write_report`).
+See ``docs/ensemble.md``.
+"""
+
+from emonet.ensemble._calibration import TemperatureScaler, expected_calibration_error
+from emonet.ensemble._cross_validation import cross_validate_ensemble
+from emonet.ensemble._report import write_report
+from emonet.ensemble._stacking import StackingEnsemble
+from emonet.ensemble._summary import compare_weightings, summarize_validation
+from emonet.ensemble._validation import AlignedPredictions, align_predictions
+from emonet.ensemble._weighted import WeightedEnsemble
+
+__all__ = [
+    "AlignedPredictions",
+    "StackingEnsemble",
+    "TemperatureScaler",
+    "WeightedEnsemble",
+    "align_predictions",
+    "compare_weightings",
+    "cross_validate_ensemble",
+    "expected_calibration_error",
+    "summarize_validation",
+    "write_report",
+]

@@ -1,0 +1,378 @@
+"""Prediction files: one model's class probabilities for one split, stored as ``.npz``.
+
+A model's evaluation writes one file per split; the ensemble reads one file per model.
+A file holds these arrays:
+
+``probabilities``
+    ``(N, 7)`` float32, one row per face, one column per label of :data:`emonet.LABELS`;
+    every row is a probability distribution (non-negative, sums to 1).
+``labels``
+    ``(N,)`` int64, the true label index of each face, or ``-1`` where it is unknown.
+``ids``
+    ``(N,)`` unicode, one unique id per face (FER2013 file stem such as ``PublicTest_123``).
+``model_name``
+    0-d unicode, the name of the model that made the predictions.
+``format_version``
+    0-d int64, currently 1.
+
+Only ``probabilities`` is required when reading; missing ``labels`` read as all ``-1``,
+missing ``ids`` as the row numbers ``"0" .. "N-1"`` and a missing ``model_name`` as the
+file's stem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from emonet._constants import LABELS, NUM_CLASSES
+
+__all__ = ["UNKNOWN_LABEL", "Predictions", "load_predictions", "save_predictions"]
+
+#: Label value of a face whose true expression is unknown (an unlabelled test set).
+UNKNOWN_LABEL: int = -1
+
+#: Version written into every file; bump it when the layout changes incompatibly.
+FORMAT_VERSION: int = 1
+
+# float32 softmax rows are off by ~1e-6; allow more so rounded exports still load.
+_ROW_SUM_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True, eq=False)
+class Predictions:
+    """One model's class probabilities for one split, with labels and face ids.
+
+    The constructor checks and converts its inputs, so an instance always satisfies the
+    file format described in :mod:`emonet.predictions`.
+
+    Parameters
+    ----------
+    probabilities : array-like of shape (n_samples, 7)
+        Class probabilities, columns in the order of :data:`emonet.LABELS`. Stored as float32.
+    labels : array-like of shape (n_samples,), optional
+        True label indices in ``0 .. 6``, or ``-1`` where unknown. Default: all ``-1``.
+    ids : sequence of str of length n_samples, optional
+        Unique face ids. Default: the row numbers ``"0" .. "n_samples-1"``.
+    model_name : str, default="model"
+        Name of the model that made the predictions.
+
+    Raises
+    ------
+    ValueError
+        If any input does not fit the format; the message says what was expected.
+
+    See Also
+    --------
+    load_predictions, save_predictions
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emonet.predictions import Predictions
+    >>> p = Predictions(np.full((2, 7), 1 / 7), labels=[3, -1], ids=["a", "b"], model_name="m")
+    >>> p.n_samples, p.has_labels, p.labels.dtype
+    (2, False, dtype('int64'))
+    """
+
+    probabilities: np.ndarray
+    labels: np.ndarray | Sequence[int] | None = None
+    ids: np.ndarray | Sequence[str] | None = None
+    model_name: str = "model"
+
+    def __post_init__(self) -> None:
+        probabilities, labels, ids, model_name = _validated(
+            self.probabilities, self.labels, self.ids, self.model_name, source="Predictions"
+        )
+        # frozen dataclass: replace the raw inputs with their checked, converted form
+        object.__setattr__(self, "probabilities", probabilities)
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "ids", ids)
+        object.__setattr__(self, "model_name", model_name)
+
+    @property
+    def n_samples(self) -> int:
+        """Number of faces (rows)."""
+        return int(self.probabilities.shape[0])
+
+    @property
+    def has_labels(self) -> bool:
+        """Whether every face has a known label (no ``-1``)."""
+        return bool(np.all(self.labels != UNKNOWN_LABEL))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the predictions to ``path`` as ``.npz``, atomically.
+
+        The file is written under a temporary name in the same folder and then renamed,
+        so a reader never sees a half-written file. Missing parent folders are created.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file; by convention it ends in ``.npz`` (no suffix is added).
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile, pathlib
+        >>> from emonet.predictions import Predictions, load_predictions
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> p = Predictions(np.eye(7)[[0, 3]], labels=[0, 3], ids=["x", "y"], model_name="m")
+        >>> out = p.save(folder / "val.npz")
+        >>> load_predictions(out).ids.tolist()
+        ['x', 'y']
+        """
+        path = Path(path)
+        with _atomic_open(path, "wb") as handle:
+            np.savez_compressed(
+                handle,
+                probabilities=self.probabilities,
+                labels=self.labels,
+                ids=self.ids,
+                model_name=np.array(self.model_name),
+                format_version=np.array(FORMAT_VERSION, dtype=np.int64),
+            )
+        return path
+
+
+def save_predictions(
+    path: str | os.PathLike[str],
+    probabilities: np.ndarray,
+    labels: np.ndarray | Sequence[int] | None = None,
+    ids: np.ndarray | Sequence[str] | None = None,
+    *,
+    model_name: str | None = None,
+) -> Path:
+    """Check predictions and write them to a ``.npz`` prediction file, atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination file; by convention it ends in ``.npz`` (no suffix is added).
+    probabilities : array-like of shape (n_samples, 7)
+        Class probabilities, columns in the order of :data:`emonet.LABELS`.
+    labels : array-like of shape (n_samples,), optional
+        True label indices in ``0 .. 6``, or ``-1`` where unknown. Default: all ``-1``.
+    ids : sequence of str of length n_samples, optional
+        Unique face ids. Default: the row numbers ``"0" .. "n_samples-1"``.
+    model_name : str, optional
+        Name of the model. Default: the file's stem (``val_resnet.npz`` -> ``val_resnet``).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        If the inputs do not fit the format (see :class:`Predictions`).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> from emonet.predictions import save_predictions, load_predictions
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "val_model_a.npz"
+    >>> _ = save_predictions(path, np.full((3, 7), 1 / 7), labels=[0, 1, 2])
+    >>> load_predictions(path).model_name
+    'val_model_a'
+    """
+    path = Path(path)
+    name = path.stem if model_name is None else model_name
+    return Predictions(probabilities, labels, ids, name).save(path)
+
+
+def load_predictions(path: str | os.PathLike[str]) -> Predictions:
+    """Read and check a ``.npz`` prediction file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save_predictions` (or any ``.npz`` with at least a
+        ``probabilities`` array of shape ``(N, 7)``).
+
+    Returns
+    -------
+    Predictions
+        The checked contents.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a readable ``.npz`` archive or any array breaks the format
+        (shape ``(N, 7)``, finite non-negative rows summing to 1, labels in ``-1 .. 6``,
+        ``N`` unique ids). The message starts with the file's path.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> from emonet.predictions import save_predictions, load_predictions
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "test.npz"
+    >>> _ = save_predictions(path, np.eye(7)[[6, 3]], ids=["f1", "f2"], model_name="m")
+    >>> p = load_predictions(path)
+    >>> p.probabilities.shape, p.labels.tolist(), p.model_name
+    ((2, 7), [-1, -1], 'm')
+    """
+    path = Path(path)
+    if not path.is_file():
+        if path.exists():
+            raise ValueError(f"{path}: is not a file; expected a .npz prediction file")
+        raise FileNotFoundError(f"{path}: no such prediction file")
+    hint = "write prediction files with emonet.predictions.save_predictions"
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single .npy array, not a .npz archive")
+        with loaded as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: not a readable .npz prediction file ({exc}); {hint}") from exc
+
+    if "probabilities" not in arrays:
+        found = ", ".join(sorted(arrays)) or "nothing"
+        raise ValueError(
+            f"{path}: has no 'probabilities' array (found: {found}); a prediction file holds "
+            f"'probabilities' of shape (N, {NUM_CLASSES}) and optionally 'labels' and 'ids'"
+        )
+    model_name: Any = arrays.get("model_name", path.stem)
+    if isinstance(model_name, np.ndarray):
+        if model_name.ndim != 0 or model_name.dtype.kind != "U":
+            raise ValueError(
+                f"{path}: 'model_name' must be a single string, got an array of dtype "
+                f"{model_name.dtype} and shape {model_name.shape}"
+            )
+        model_name = str(model_name[()])
+    probabilities, labels, ids, model_name = _validated(
+        arrays["probabilities"],
+        arrays.get("labels"),
+        arrays.get("ids"),
+        model_name,
+        source=str(path),
+    )
+    return Predictions(probabilities, labels, ids, model_name)
+
+
+def _validated(
+    probabilities: Any, labels: Any, ids: Any, model_name: Any, *, source: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Check the four parts of a prediction set and return them in their stored dtypes."""
+    if not isinstance(model_name, str) or not model_name.strip() or "\n" in model_name:
+        raise ValueError(
+            f"{source}: model_name must be a non-empty one-line string, got {model_name!r}"
+        )
+
+    probabilities = np.asarray(probabilities)
+    if probabilities.dtype.kind not in "fiu":
+        raise ValueError(
+            f"{source}: 'probabilities' must be numeric, got dtype {probabilities.dtype}"
+        )
+    if probabilities.ndim != 2 or probabilities.shape[1] != NUM_CLASSES:
+        raise ValueError(
+            f"{source}: 'probabilities' has shape {probabilities.shape}; expected "
+            f"(N, {NUM_CLASSES}), one column per label of emonet.LABELS {LABELS}"
+        )
+    n_samples = probabilities.shape[0]
+    if n_samples == 0:
+        raise ValueError(f"{source}: 'probabilities' has no rows; expected at least one face")
+    values = probabilities.astype(np.float64)
+    if not np.all(np.isfinite(values)):
+        bad = int(np.count_nonzero(~np.isfinite(values).all(axis=1)))
+        raise ValueError(f"{source}: 'probabilities' has {bad} rows with NaN or infinity")
+    if values.min() < 0:
+        raise ValueError(
+            f"{source}: 'probabilities' has negative values (min {values.min():.3g}); "
+            "store softmax probabilities, not logits"
+        )
+    deviation = np.abs(values.sum(axis=1) - 1.0)
+    if deviation.max() > _ROW_SUM_TOLERANCE:
+        row = int(deviation.argmax())
+        raise ValueError(
+            f"{source}: 'probabilities' row {row} sums to {values[row].sum():.6g}; every row "
+            f"must sum to 1 (within {_ROW_SUM_TOLERANCE}); store softmax probabilities"
+        )
+
+    if labels is None:
+        labels = np.full(n_samples, UNKNOWN_LABEL, dtype=np.int64)
+    labels = np.asarray(labels)
+    if labels.shape != (n_samples,):
+        raise ValueError(
+            f"{source}: 'labels' has shape {labels.shape}; expected ({n_samples},), "
+            "one label per row of 'probabilities'"
+        )
+    if labels.dtype.kind not in "iu":
+        raise ValueError(
+            f"{source}: 'labels' must be integers (label indices, -1 when unknown), "
+            f"got dtype {labels.dtype}"
+        )
+    out_of_range = (labels < UNKNOWN_LABEL) | (labels >= NUM_CLASSES)
+    if out_of_range.any():
+        raise ValueError(
+            f"{source}: 'labels' holds {labels[out_of_range][0]} at row "
+            f"{int(out_of_range.argmax())}; expected label indices 0..{NUM_CLASSES - 1} "
+            f"or {UNKNOWN_LABEL} for unknown"
+        )
+
+    if ids is None:
+        ids = np.arange(n_samples).astype(str)
+    ids = np.asarray(ids)
+    if ids.dtype.kind == "S":
+        ids = np.char.decode(ids, "utf-8")
+    elif ids.dtype.kind in "iu":
+        ids = ids.astype(str)
+    if ids.dtype.kind != "U" or ids.shape != (n_samples,):
+        raise ValueError(
+            f"{source}: 'ids' has dtype {ids.dtype} and shape {ids.shape}; expected "
+            f"{n_samples} strings, one per row of 'probabilities'"
+        )
+    unique, counts = np.unique(ids, return_counts=True)
+    if unique.size != n_samples:
+        duplicated = unique[counts > 1]
+        raise ValueError(
+            f"{source}: 'ids' are not unique ({duplicated.size} repeated, e.g. "
+            f"{str(duplicated[0])!r}); every face needs its own id"
+        )
+
+    return values.astype(np.float32), labels.astype(np.int64), ids, model_name
+
+
+@contextlib.contextmanager
+def _atomic_open(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path`` and move it onto ``path`` if the block succeeds.
+
+    Readers see either the old file or the complete new one, never a partial write.
+    The temporary file is removed if the block raises.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    # os.open with 0o666 lets the umask decide the permissions, as open() would
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        # name the file the caller asked for, not the temporary one
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        text = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
+        with os.fdopen(fd, mode, **text) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
