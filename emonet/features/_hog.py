@@ -102,14 +102,15 @@ def _integer_gradient_tables(orientations: int) -> tuple[np.ndarray, np.ndarray]
     g_row, g_col = np.meshgrid(values, values, indexing="ij")
     g_row, g_col = np.ascontiguousarray(g_row), np.ascontiguousarray(g_col)
     magnitude = np.hypot(g_col, g_row).ravel()
-    bins = _orientation_bins(g_row, g_col, orientations).ravel().astype(np.int8)
+    small = np.int8 if orientations < np.iinfo(np.int8).max else np.int16
+    bins = _orientation_bins(g_row, g_col, orientations).ravel().astype(small)
     magnitude.setflags(write=False)
     bins.setflags(write=False)
     return magnitude, bins
 
 
 def _gradient_variants(images: np.ndarray, orientations: int) -> tuple[np.ndarray, np.ndarray]:
-    """Magnitude (float64) and bin (int8 or intp) of each pixel's gradient in the
+    """Magnitude (float64) and bin (small int) of each pixel's gradient in the
     variants that :func:`_cell_layout` indexes, image-minor: (3 * H * W + 1, N) each."""
     n, height, width = images.shape
     size = height * width
@@ -166,7 +167,10 @@ def _pairwise_sum(values: np.ndarray) -> np.ndarray:
     reproduces that order so the normalisation matches skimage bit for bit.
     """
     n = values.shape[-1]
-    if n < 8 or n > 128:
+    if n > 128:  # numpy splits longer vectors in halves rounded down to a multiple of 8
+        half = n // 2 - (n // 2) % 8
+        return _pairwise_sum(values[..., :half]) + _pairwise_sum(values[..., half:])
+    if n < 8:
         total = values[..., 0].copy()
         for i in range(1, n):
             total += values[..., i]
@@ -229,7 +233,8 @@ def sliding_hog(
         Normalisation of each one-cell block, as in scikit-image. scikit-image used
         ``'L1'`` by default before version 0.15, and ``'L2-Hys'`` since.
     batch_size : int, optional
-        Images processed at once; bounds the working memory (about 1 MB an image).
+        Images processed at once (about 150 kB of working memory each); the default
+        keeps the working set in the CPU cache.
 
     Returns
     -------

@@ -25,7 +25,12 @@ def test_every_block_norm_matches_skimage(val_faces, block_norm):
 
 @pytest.mark.parametrize(
     ("shape", "window", "step", "orientations", "cell"),
-    [((48, 48), 16, 8, 9, 4), ((40, 56), 24, 6, 7, 8), ((30, 30), 30, 10, 12, 6)],
+    [
+        ((48, 48), 16, 8, 9, 4),
+        ((40, 56), 24, 6, 7, 8),
+        ((30, 30), 30, 10, 12, 6),
+        ((48, 48), 24, 12, 130, 8),  # past int8 bins and numpy's 128-element pairwise block
+    ],
 )
 def test_other_geometries_match_skimage(val_faces, shape, window, step, orientations, cell):
     import cv2
