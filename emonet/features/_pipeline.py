@@ -19,7 +19,7 @@ import numpy as np
 from emonet._constants import FACE_SIZE
 from emonet.data import DataError, ImageError, Record, decode_record, iter_records
 from emonet.features._extractor import FeatureExtractor
-from emonet.features._store import write_features
+from emonet.features._store import FeatureFileWriter
 
 _PART = "chunk_{:06d}.npz"
 _MANIFEST = "manifest.json"
@@ -257,52 +257,6 @@ def extract_to_file(
 
     report = ExtractionReport(output, skipped_label_folders=unknown_folders)
     usage: Counter = Counter()
-
-    def collect(summary: dict) -> None:
-        usage.update(summary["usage"])
-        report.skipped.extend(summary["skipped"])
-
-    bar = tqdm(total=total, unit="face", desc="extracting", disable=not progress, smoothing=0.1)
-    n_chunks = 0
-    executor = ProcessPoolExecutor(jobs, initializer=_init_worker) if jobs > 1 else None
-    pending: dict[Future, int] = {}
-    try:
-        for index, chunk in enumerate(_chunks(records, chunk_size)):
-            n_chunks += 1
-            done_part = parts / _PART.format(index)
-            if done_part.exists():
-                with np.load(done_part) as part:
-                    collect(_part_summary(part))
-                report.resumed_chunks += 1
-                bar.update(len(chunk))
-                continue
-            if executor is None:
-                collect(_extract_chunk(index, chunk, str(parts), params, detect_faces))
-                bar.update(len(chunk))
-                continue
-            # a bounded window of chunks in flight keeps memory flat on any input size
-            while len(pending) >= 2 * jobs:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    collect(future.result())
-                    bar.update(pending.pop(future))
-            future = executor.submit(
-                _extract_chunk, index, chunk, str(parts), params, detect_faces
-            )
-            pending[future] = len(chunk)
-        for future in list(pending):
-            collect(future.result())
-            bar.update(pending.pop(future))
-    finally:
-        bar.close()
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
-
-    def stored_parts():
-        for index in range(n_chunks):
-            with np.load(parts / _PART.format(index)) as part:
-                yield {name: part[name] for name in part.files}
-
     attrs = {
         "emonet_version": __version__,
         "source": str(input_path),
@@ -311,8 +265,65 @@ def extract_to_file(
         "feature_layout": "landmarks x0,y0,...,x67,y67 (136) then sliding-window HOG",
         **{f"hog_{k}": v for k, v in params.items()},
     }
-    report.n_faces = write_features(output, stored_parts(), attrs, extractor.n_features_out)
+    # Parts are the durable record (resume reads them); the output file is appended
+    # in input order as parts finish, while the workers run.
+    writer = FeatureFileWriter(output, attrs, extractor.n_features_out)
+    finished: set[int] = set()
+    appended = 0
+
+    def collect(index: int, summary: dict) -> None:
+        nonlocal appended
+        usage.update(summary["usage"])
+        report.skipped.extend(summary["skipped"])
+        finished.add(index)
+        while appended in finished:
+            with np.load(parts / _PART.format(appended)) as part:
+                writer.append(part)
+            finished.discard(appended)
+            appended += 1
+
+    bar = tqdm(total=total, unit="face", desc="extracting", disable=not progress, smoothing=0.1)
+    executor = ProcessPoolExecutor(jobs, initializer=_init_worker) if jobs > 1 else None
+    pending: dict[Future, tuple[int, int]] = {}
+
+    def collect_finished() -> None:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in sorted(done, key=lambda f: pending[f][0]):
+            index, size = pending.pop(future)
+            collect(index, future.result())
+            bar.update(size)
+
+    try:
+        for index, chunk in enumerate(_chunks(records, chunk_size)):
+            done_part = parts / _PART.format(index)
+            if done_part.exists():
+                with np.load(done_part) as part:
+                    collect(index, _part_summary(part))
+                report.resumed_chunks += 1
+                bar.update(len(chunk))
+            elif executor is None:
+                collect(index, _extract_chunk(index, chunk, str(parts), params, detect_faces))
+                bar.update(len(chunk))
+            else:
+                # a bounded window of chunks in flight keeps memory flat on any input size
+                while len(pending) >= 2 * jobs:
+                    collect_finished()
+                future = executor.submit(
+                    _extract_chunk, index, chunk, str(parts), params, detect_faces
+                )
+                pending[future] = (index, len(chunk))
+        while pending:
+            collect_finished()
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        bar.close()
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
     shutil.rmtree(parts)
+    report.n_faces = writer.n_rows
     report.usage_counts = dict(usage)
     report.seconds = time.perf_counter() - start
     return report

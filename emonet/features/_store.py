@@ -180,56 +180,124 @@ def _attr_value(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+class FeatureFileWriter:
+    """Append parts to a new features file; it appears under its name only when closed.
+
+    Rows are written under ``PATH.tmp`` as they come, so memory stays at one part;
+    :meth:`close` adds the skipped inputs and renames the file to ``PATH``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.h5`` file to create.
+    attrs : mapping
+        File attributes (lists and dicts are stored as JSON).
+    n_features : int
+        Length of each feature vector.
+
+    Examples
+    --------
+    >>> with FeatureFileWriter("faces.h5", {"source": "mine"}, 2728) as writer:  # doctest: +SKIP
+    ...     writer.append(part)
+    """
+
+    def __init__(self, path: str | os.PathLike, attrs: Mapping[str, object], n_features: int):
+        self.path = Path(path)
+        self.n_rows = 0
+        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self._skipped: list[tuple[str, str]] = []
+        self._file = h5py.File(self._tmp, "w")
+        self._file.attrs["format"] = FORMAT_NAME
+        self._file.attrs["format_version"] = FORMAT_VERSION
+        self._file.attrs["label_names"] = json.dumps(list(LABELS))
+        for key, value in attrs.items():
+            self._file.attrs[key] = json.dumps(value) if isinstance(value, list | dict) else value
+        for name, (shape, dtype) in _ROW_DATASETS.items():
+            shape = (n_features,) if shape is None else shape
+            rows_per_chunk = max(1, min(1024, 2**20 // max(1, 4 * int(np.prod(shape)))))
+            self._file.create_dataset(
+                name,
+                shape=(0, *shape),
+                maxshape=(None, *shape),
+                dtype=dtype,
+                chunks=(rows_per_chunk, *shape),
+            )
+
+    def append(self, part: Mapping[str, np.ndarray]) -> None:
+        """Append one part: a mapping with ``images``, ``features``, ``labels``,
+        ``usage``, ``ids`` and optionally ``skipped_ids`` and ``skipped_reasons``."""
+        n, m = self.n_rows, len(part["ids"])
+        for name in _ROW_DATASETS:
+            data = self._file[name]
+            data.resize(n + m, axis=0)
+            values = part[name]
+            data[n : n + m] = values.astype(object) if data.dtype == _STR else values
+        self.n_rows += m
+        self._skipped += zip(
+            map(str, part.get("skipped_ids", ())),
+            map(str, part.get("skipped_reasons", ())),
+            strict=True,
+        )
+
+    def close(self) -> None:
+        """Finish the file and give it its name."""
+        ids, reasons = zip(*self._skipped, strict=True) if self._skipped else ((), ())
+        self._file.create_dataset("skipped_ids", data=np.array(ids, dtype=object), dtype=_STR)
+        self._file.create_dataset(
+            "skipped_reasons", data=np.array(reasons, dtype=object), dtype=_STR
+        )
+        self._file.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        """Drop the unfinished file."""
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> FeatureFileWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def write_features(
     path: str | os.PathLike,
     parts: Iterable[Mapping[str, np.ndarray]],
     attrs: Mapping[str, object],
     n_features: int,
 ) -> int:
-    """Write parts (dicts with the row datasets, plus ``skipped_ids`` and
-    ``skipped_reasons``) one after another into a new features file.
+    """Write parts one after another into a new features file.
 
-    The file is written under a temporary name and renamed at the end, so ``path``
-    is either absent or complete. Memory stays at one part.
+    Parts are mappings with the row datasets (``images``, ``features``, ``labels``,
+    ``usage``, ``ids``) and optionally ``skipped_ids`` and ``skipped_reasons``. The file
+    is written under a temporary name and renamed at the end, so ``path`` is either
+    absent or complete. Memory stays at one part.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.h5`` file to create.
+    parts : iterable of mappings
+        The rows, in order.
+    attrs : mapping
+        File attributes, e.g. the source and the extractor's parameters.
+    n_features : int
+        Length of each feature vector.
 
     Returns
     -------
     int
         Number of rows written.
+
+    Examples
+    --------
+    >>> write_features("faces.h5", [part], {"source": "mine"}, 2728)  # doctest: +SKIP
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    n = 0
-    skipped_ids: list[str] = []
-    skipped_reasons: list[str] = []
-    with h5py.File(tmp, "w") as file:
-        file.attrs["format"] = FORMAT_NAME
-        file.attrs["format_version"] = FORMAT_VERSION
-        file.attrs["label_names"] = json.dumps(list(LABELS))
-        for key, value in attrs.items():
-            file.attrs[key] = json.dumps(value) if isinstance(value, (list, dict)) else value
-        for name, (shape, dtype) in _ROW_DATASETS.items():
-            shape = (n_features,) if shape is None else shape
-            file.create_dataset(
-                name,
-                shape=(0, *shape),
-                maxshape=(None, *shape),
-                dtype=dtype,
-                chunks=(max(1, min(1024, 2**20 // max(1, 4 * int(np.prod(shape))))), *shape),
-            )
+    with FeatureFileWriter(path, attrs, n_features) as writer:
         for part in parts:
-            m = len(part["ids"])
-            for name in _ROW_DATASETS:
-                data = file[name]
-                data.resize(n + m, axis=0)
-                values = part[name]
-                data[n : n + m] = values.astype(object) if data.dtype == _STR else values
-            n += m
-            skipped_ids += [str(s) for s in part.get("skipped_ids", [])]
-            skipped_reasons += [str(s) for s in part.get("skipped_reasons", [])]
-        file.create_dataset("skipped_ids", data=np.array(skipped_ids, dtype=object), dtype=_STR)
-        file.create_dataset(
-            "skipped_reasons", data=np.array(skipped_reasons, dtype=object), dtype=_STR
-        )
-    os.replace(tmp, path)
-    return n
+            writer.append(part)
+    return writer.n_rows
