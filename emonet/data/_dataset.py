@@ -9,6 +9,21 @@ import numpy as np
 from emonet._constants import FACE_SIZE, LABELS, USAGES
 
 
+def check_usages(usage: str | list[str]) -> list[str]:
+    """``usage`` as a list of FER2013 usages (``""`` allowed for unspecified).
+
+    Raises
+    ------
+    ValueError
+        If a usage is not one of ``emonet.USAGES``.
+    """
+    wanted = [usage] if isinstance(usage, str) else list(usage)
+    for u in wanted:
+        if u not in USAGES and u != "":
+            raise ValueError(f"unknown usage {u!r}: expected one of {USAGES}")
+    return wanted
+
+
 class DataError(ValueError):
     """Input that emonet cannot read: the message names the file (and line) and what
     was expected."""
@@ -101,11 +116,7 @@ class Dataset:
         >>> d.select("PublicTest").ids.tolist()
         ['b']
         """
-        wanted = [usage] if isinstance(usage, str) else list(usage)
-        for u in wanted:
-            if u not in USAGES and u != "":
-                raise ValueError(f"unknown usage {u!r}: expected one of {USAGES}")
-        keep = np.isin(self.usage, wanted)
+        keep = np.isin(self.usage, check_usages(usage))
         return Dataset(
             self.images[keep],
             self.labels[keep],

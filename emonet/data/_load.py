@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from emonet._constants import FACE_SIZE, USAGES
-from emonet.data._dataset import DataError, Dataset, Skipped
+from emonet._constants import FACE_SIZE
+from emonet.data._dataset import DataError, Dataset, Skipped, check_usages
 from emonet.data._images import ImageError, read_face
 from emonet.data._records import (
     Record,
@@ -91,11 +91,7 @@ def load_fer2013(path: str | os.PathLike, usage: str | list[str] | None = None) 
             f"{path}: not a FER2013 layout; expected fer2013.csv or a folder with train/ and "
             "test/ (or val/) label folders. For other datasets use load_image_folder."
         )
-    if usage is not None:
-        wanted = [usage] if isinstance(usage, str) else list(usage)
-        for u in wanted:
-            if u not in USAGES:
-                raise ValueError(f"unknown usage {u!r}: expected one of {USAGES}")
+    wanted = None if usage is None else check_usages(usage)
     records = iter_csv(path) if kind == "csv" else iter_fer2013_folder(path)
     if usage is not None:
         records = (r for r in records if r.usage in wanted)

@@ -24,7 +24,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from emonet._constants import FACE_SIZE, LABELS, LANDMARK_FEATURES, NUM_LANDMARKS, USAGES
+from emonet._constants import FACE_SIZE, LABELS, LANDMARK_FEATURES, NUM_LANDMARKS
+from emonet.data._dataset import check_usages
 
 FORMAT_NAME = "emonet-features"
 FORMAT_VERSION = 1
@@ -92,11 +93,7 @@ class FeatureSet:
         ValueError
             If a usage is not a FER2013 usage.
         """
-        wanted = [usage] if isinstance(usage, str) else list(usage)
-        for u in wanted:
-            if u not in USAGES and u != "":
-                raise ValueError(f"unknown usage {u!r}: expected one of {USAGES}")
-        keep = np.isin(self.usage, wanted)
+        keep = np.isin(self.usage, check_usages(usage))
         return FeatureSet(
             self.images[keep],
             self.features[keep],
