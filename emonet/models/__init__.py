@@ -1,0 +1,94 @@
+"""Models: the two-branch EmoNet network, its backbones, training and evaluation.
+
+A CNN backbone reads the face; with features, a dense branch reads the 2,728 landmark and
+HOG values; both are concatenated into a dense head and a softmax over the 7 labels.
+Backbones come from one registry (:func:`list_backbones`): the paper's
+``inception_resnet_v2`` and ``resnet50``, and ``compact``, a network that trains on a
+small CPU. :func:`train` runs the paper's two-phase schedule (or the CPU recipe) from a
+features file; :func:`predict` and :func:`evaluate_predictions` score a trained model.
+"""
+
+from emonet.models._augment import (
+    AUGMENT_MODES,
+    FLIP_PERMUTATION,
+    AugmentConfig,
+    augment_batch,
+    random_affine,
+    transform_landmarks,
+    warp_faces,
+)
+from emonet.models._backbones import (
+    BackboneSpec,
+    WeightsError,
+    build_backbone,
+    get_backbone,
+    list_backbones,
+    load_backbone_weights,
+    register_backbone,
+)
+from emonet.models._data import balanced_class_weights, make_dataset
+from emonet.models._diagram import plot_architecture
+from emonet.models._evaluate import (
+    Evaluation,
+    evaluate_predictions,
+    plot_confusion_matrix,
+    predict,
+)
+from emonet.models._fusion import (
+    PAPER_VARIANTS,
+    VARIANTS,
+    ModelConfig,
+    build_model,
+    load_model,
+    variant_config,
+)
+from emonet.models._layers import BackbonePreprocessing, FusedBatchNormalization, GrayToRGB
+from emonet.models._train import (
+    RECIPES,
+    STRATEGIES,
+    TrainingConfig,
+    TrainingResult,
+    make_strategy,
+    plot_history,
+    train,
+)
+
+__all__ = [
+    "AUGMENT_MODES",
+    "FLIP_PERMUTATION",
+    "PAPER_VARIANTS",
+    "RECIPES",
+    "STRATEGIES",
+    "VARIANTS",
+    "AugmentConfig",
+    "BackbonePreprocessing",
+    "BackboneSpec",
+    "Evaluation",
+    "FusedBatchNormalization",
+    "GrayToRGB",
+    "ModelConfig",
+    "TrainingConfig",
+    "TrainingResult",
+    "WeightsError",
+    "augment_batch",
+    "balanced_class_weights",
+    "build_backbone",
+    "build_model",
+    "evaluate_predictions",
+    "get_backbone",
+    "list_backbones",
+    "load_backbone_weights",
+    "load_model",
+    "make_dataset",
+    "make_strategy",
+    "plot_architecture",
+    "plot_confusion_matrix",
+    "plot_history",
+    "predict",
+    "random_affine",
+    "register_backbone",
+    "train",
+    "transform_landmarks",
+    "variant_config",
+    "warp_faces",
+]

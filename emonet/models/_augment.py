@@ -1,0 +1,269 @@
+"""Geometric augmentation that moves the face, its landmarks and its HOG together.
+
+The paper augments faces by random rotation (up to 10 degrees), shear, zoom and
+horizontal flips. A model that also reads the feature vector should see the features
+of the face it is shown, so here one affine transform per face warps the image, moves
+its 68 landmarks (a flip also swaps left and right points, :data:`FLIP_PERMUTATION`),
+and the sliding-window HOG is computed again on the warped face. Everything works on
+numpy batches; :mod:`emonet.models._data` runs it inside ``tf.data``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import cv2
+import numpy as np
+
+from emonet._constants import FACE_SIZE, LANDMARK_FEATURES, NUM_LANDMARKS
+from emonet.features import sliding_hog
+
+__all__ = [
+    "AUGMENT_MODES",
+    "FLIP_PERMUTATION",
+    "AugmentConfig",
+    "augment_batch",
+    "random_affine",
+    "transform_landmarks",
+    "warp_faces",
+]
+
+#: ``full``: warp faces, move landmarks, recompute HOG; ``image``: warp faces and move
+#: landmarks, keep the HOG of the original face (cheaper); ``none``: no augmentation.
+AUGMENT_MODES: tuple[str, ...] = ("full", "image", "none")
+
+
+def _flip_permutation() -> np.ndarray:
+    # Mirror pairs of the 68-point iBUG scheme; points on the midline map to themselves.
+    pairs = [(i, 16 - i) for i in range(8)]  # jaw
+    pairs += [(17 + i, 26 - i) for i in range(5)]  # eyebrows
+    pairs += [(31, 35), (32, 34)]  # nose base
+    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
+    pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58)]  # outer lips
+    pairs += [(60, 64), (61, 63), (65, 67)]  # inner lips
+    permutation = np.arange(NUM_LANDMARKS)
+    for a, b in pairs:
+        permutation[a], permutation[b] = b, a
+    permutation.setflags(write=False)
+    return permutation
+
+
+#: ``FLIP_PERMUTATION[i]`` is the point that becomes point ``i`` when a face is mirrored:
+#: the mirror of the left eye's outer corner (45) is the right eye's outer corner (36).
+FLIP_PERMUTATION: np.ndarray = _flip_permutation()
+
+
+@dataclass
+class AugmentConfig:
+    """Random geometric augmentation of faces, as in the paper, and what it touches.
+
+    Parameters
+    ----------
+    mode : {"full", "image", "none"}
+        ``"full"``: the face is warped, the landmarks moved and the HOG recomputed on the
+        warped face; ``"image"``: the face is warped and the landmarks moved, the HOG is the
+        original face's (cheaper); ``"none"``: nothing changes.
+    rotation : float
+        Largest rotation, in degrees (uniform in ``[-rotation, rotation]``).
+    shear : float
+        Largest horizontal shear angle, in degrees.
+    zoom : float
+        Scale drawn uniformly in ``[1 - zoom, 1 + zoom]``.
+    translate : float
+        Largest shift along each axis, as a fraction of the face size.
+    flip : bool
+        Mirror half of the faces left to right.
+
+    Examples
+    --------
+    >>> from emonet.models import AugmentConfig
+    >>> AugmentConfig.from_config(AugmentConfig(zoom=0.2).get_config()).zoom
+    0.2
+    """
+
+    mode: str = "full"
+    rotation: float = 10.0
+    shear: float = 10.0
+    zoom: float = 0.1
+    translate: float = 0.0
+    flip: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mode not in AUGMENT_MODES:
+            raise ValueError(
+                f"unknown augmentation mode {self.mode!r}; "
+                f"choose one of {', '.join(AUGMENT_MODES)}"
+            )
+        for name in ("rotation", "shear", "zoom", "translate"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"augmentation {name} must be >= 0, got {getattr(self, name)}")
+        if self.zoom >= 1:
+            raise ValueError(f"augmentation zoom must be < 1, got {self.zoom}")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the augmentation changes anything."""
+        return self.mode != "none"
+
+    def get_config(self) -> dict[str, Any]:
+        """The configuration as a JSON-compatible dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> AugmentConfig:
+        """Rebuild from :meth:`get_config`'s dict."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(config) - names)
+        if unknown:
+            raise ValueError(f"unknown augmentation keys: {', '.join(unknown)}")
+        return cls(**config)
+
+
+def random_affine(
+    n: int, config: AugmentConfig, rng: np.random.Generator, size: int = FACE_SIZE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw random affine transforms of faces about their centre.
+
+    Parameters
+    ----------
+    n : int
+        Number of transforms.
+    config : AugmentConfig
+        Ranges of rotation, shear, zoom, translation, and whether to flip.
+    rng : numpy.random.Generator
+    size : int, default=48
+        Side of the faces.
+
+    Returns
+    -------
+    matrices : (n, 2, 3) float64
+        Forward maps from input to output pixel coordinates, ``[x', y'] = M @ [x, y, 1]``,
+        in the convention of ``cv2.warpAffine`` and of the landmarks (pixel centres at
+        integers). A flip is included in the matrix.
+    flipped : (n,) bool
+        Which transforms mirror the face (its landmarks must then be renumbered).
+    """
+    centre = (size - 1) / 2.0
+    angle = np.deg2rad(rng.uniform(-config.rotation, config.rotation, n))
+    shear = np.deg2rad(rng.uniform(-config.shear, config.shear, n))
+    scale = rng.uniform(1 - config.zoom, 1 + config.zoom, n)
+    shift = rng.uniform(-config.translate, config.translate, (n, 2)) * size
+    flipped = rng.random(n) < 0.5 if config.flip else np.zeros(n, bool)
+
+    cos, sin = np.cos(angle), np.sin(angle)
+    # linear part: rotation @ shear @ scale @ flip
+    linear = np.empty((n, 2, 2))
+    linear[:, 0, 0] = cos
+    linear[:, 0, 1] = cos * np.tan(shear) - sin
+    linear[:, 1, 0] = sin
+    linear[:, 1, 1] = sin * np.tan(shear) + cos
+    linear *= scale[:, None, None]
+    linear[:, :, 0] *= np.where(flipped, -1.0, 1.0)[:, None]
+    matrices = np.empty((n, 2, 3))
+    matrices[:, :, :2] = linear
+    # keep the centre fixed, then shift
+    matrices[:, :, 2] = centre - linear @ np.array([centre, centre]) + shift
+    return matrices, flipped
+
+
+def warp_faces(images: np.ndarray, matrices: np.ndarray) -> np.ndarray:
+    """Warp each face by its affine matrix, replicating the border.
+
+    Parameters
+    ----------
+    images : (N, H, W) uint8
+    matrices : (N, 2, 3)
+        Forward maps, as :func:`random_affine` draws them.
+
+    Returns
+    -------
+    (N, H, W) uint8
+    """
+    images = np.asarray(images)
+    out = np.empty_like(images)
+    height, width = images.shape[1:3]
+    for i, (image, matrix) in enumerate(zip(images, matrices, strict=True)):
+        out[i] = cv2.warpAffine(
+            image,
+            matrix,
+            (width, height),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+    return out
+
+
+def transform_landmarks(
+    landmarks: np.ndarray, matrices: np.ndarray, flipped: np.ndarray | None = None
+) -> np.ndarray:
+    """Move landmarks by the affine maps that warped their faces.
+
+    Parameters
+    ----------
+    landmarks : (N, 68, 2)
+        ``(x, y)`` pixel coordinates.
+    matrices : (N, 2, 3)
+        Forward maps.
+    flipped : (N,) bool, optional
+        Faces that were mirrored: their points are renumbered by
+        :data:`FLIP_PERMUTATION`, so that point 36 is still the subject's right eye corner.
+
+    Returns
+    -------
+    (N, 68, 2) float32
+    """
+    points = np.asarray(landmarks, dtype=np.float64)
+    moved = points @ matrices[:, :, :2].transpose(0, 2, 1) + matrices[:, None, :, 2]
+    if flipped is not None and np.any(flipped):
+        moved[flipped] = moved[flipped][:, FLIP_PERMUTATION]
+    return moved.astype(np.float32)
+
+
+def augment_batch(
+    images: np.ndarray,
+    features: np.ndarray | None,
+    config: AugmentConfig,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Augment a batch of faces and, consistently, their feature vectors.
+
+    Parameters
+    ----------
+    images : (N, 48, 48) uint8
+    features : (N, 2728) float32 or None
+        Landmarks then HOG of each face; ``None`` for a model without features.
+    config : AugmentConfig
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    images : (N, 48, 48) uint8
+        The warped faces.
+    features : (N, 2728) float32 or None
+        Moved landmarks; the HOG recomputed on the warped faces when ``mode="full"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emonet.models import AugmentConfig, augment_batch
+    >>> faces = np.zeros((2, 48, 48), np.uint8)
+    >>> out, _ = augment_batch(faces, None, AugmentConfig(), np.random.default_rng(0))
+    >>> out.shape
+    (2, 48, 48)
+    """
+    if not config.enabled:
+        return images, features
+    images = np.asarray(images)
+    matrices, flipped = random_affine(len(images), config, rng, size=images.shape[1])
+    warped = warp_faces(images, matrices)
+    if features is None:
+        return warped, None
+    features = np.array(features, dtype=np.float32, copy=True)
+    landmarks = features[:, :LANDMARK_FEATURES].reshape(-1, NUM_LANDMARKS, 2)
+    features[:, :LANDMARK_FEATURES] = transform_landmarks(landmarks, matrices, flipped).reshape(
+        len(features), LANDMARK_FEATURES
+    )
+    if config.mode == "full":
+        features[:, LANDMARK_FEATURES:] = sliding_hog(warped)
+    return warped, features
