@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import threading
 import time
@@ -29,6 +30,12 @@ def _tree_rss(root: int) -> int:
         total += rss.get(pid, 0)
         stack += [child for child, parent in parents.items() if parent == pid]
     return total
+
+
+def cpu_seconds_of_children() -> float:
+    """User + system CPU time of all finished child processes (and theirs) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_measured(command: list[str]) -> tuple[float, int, subprocess.CompletedProcess]:

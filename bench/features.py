@@ -11,6 +11,7 @@ of the whole process tree), then peak memory on a CSV input and one ten times la
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import run_measured  # noqa: E402
+from _util import cpu_seconds_of_children, run_measured  # noqa: E402
 
 from emonet.data import load_fer2013  # noqa: E402
 from emonet.features import extract_landmarks, sliding_hog, sliding_hog_reference  # noqa: E402
@@ -60,16 +61,18 @@ def bench_landmarks(faces: np.ndarray) -> None:
 def bench_cli(data: Path, work: Path) -> None:
     command = [sys.executable, "-m", "emonet.cli.extract_features", "-q", "--overwrite"]
     for jobs in (1, 2):
+        cpu_before = cpu_seconds_of_children()
         seconds, peak, result = run_measured(
             [*command, str(data), "-o", str(work / f"all_j{jobs}.h5"), "--jobs", str(jobs)]
         )
         if result.returncode:
             raise SystemExit(result.stderr)
         n = int(result.stdout.split(": ", 1)[1].split(" faces")[0].replace(",", ""))
+        cpu = cpu_seconds_of_children() - cpu_before
         print(
             f"emonet-extract-features on {data.name}/ ({n:,} faces), --jobs {jobs}: "
-            f"{seconds:5.1f} s wall, {n / seconds:6,.0f} faces/s, peak memory "
-            f"{peak / 2**20:5.0f} MiB"
+            f"{seconds:5.1f} s wall, {n / seconds:6,.0f} faces/s, {cpu:5.1f} CPU s "
+            f"({cpu / n * 1e3:.2f} ms/face), peak memory {peak / 2**20:5.0f} MiB"
         )
 
 
@@ -110,6 +113,14 @@ def bench_memory_growth(data: Path, work: Path) -> None:
     print(f"  peak memory ratio 10x input / 1x input: {peaks[10] / peaks[1]:.2f}")
 
 
+def print_load() -> None:
+    """The machine's load, since every other process on it skews the wall times."""
+    print(
+        f"load average (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} CPUs"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -123,11 +134,13 @@ def main() -> None:
     faces = np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files[: args.faces]])
     bench_hog(faces)
     bench_landmarks(faces)
+    print_load()
     if args.skip_cli:
         return
     with tempfile.TemporaryDirectory() as tmp:
         bench_cli(args.data, Path(tmp))
         bench_memory_growth(args.data, Path(tmp))
+    print_load()
 
 
 if __name__ == "__main__":
