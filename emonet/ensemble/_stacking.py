@@ -12,6 +12,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from emonet.ensemble._base import ProbabilityEnsembleMixin
 from emonet.ensemble._validation import check_probabilities
 
 __all__ = ["StackingEnsemble"]
@@ -20,7 +21,7 @@ __all__ = ["StackingEnsemble"]
 _FEATURE_FLOOR = 1e-6
 
 
-class StackingEnsemble(BaseEstimator):
+class StackingEnsemble(ProbabilityEnsembleMixin, BaseEstimator):
     """Multinomial logistic regression on the concatenated log-probabilities of all models.
 
     The log-probabilities are standardised first (which also lets L-BFGS converge in a few
@@ -62,6 +63,8 @@ class StackingEnsemble(BaseEstimator):
     >>> StackingEnsemble().fit([p, p[::-1]], y).score([p, p[::-1]], y)
     1.0
     """
+
+    _fitted_attribute = "classifier_"
 
     def __init__(self, C: float = 1.0, max_iter: int = 1000) -> None:
         self.C = C
@@ -130,54 +133,6 @@ class StackingEnsemble(BaseEstimator):
         proba = np.zeros((stacked.shape[1], self.n_classes_))
         proba[:, self.classifier_.classes_] = self.classifier_.predict_proba(_features(stacked))
         return proba
-
-    def predict(self, probabilities: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-        """Most probable class of each sample.
-
-        Parameters
-        ----------
-        probabilities : sequence of array-like of shape (n_samples, n_classes)
-            One array per model, in the order used for ``fit``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Predicted label indices.
-
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the ensemble is not fitted.
-        """
-        return self.predict_proba(probabilities).argmax(axis=1)
-
-    def score(
-        self, probabilities: Sequence[np.ndarray] | np.ndarray, y: np.ndarray | Sequence[int]
-    ) -> float:
-        """Accuracy of :meth:`predict` against ``y``.
-
-        Parameters
-        ----------
-        probabilities : sequence of array-like of shape (n_samples, n_classes)
-            One array per model, in the order used for ``fit``.
-        y : array-like of shape (n_samples,)
-            True label indices.
-
-        Returns
-        -------
-        float
-            Fraction of samples predicted correctly.
-
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the ensemble is not fitted.
-        """
-        check_is_fitted(self, "classifier_")
-        stacked, y = check_probabilities(
-            probabilities, y, n_models=self.n_models_, n_classes=self.n_classes_
-        )
-        return float(np.mean(self.predict(stacked) == y))
 
 
 def _features(stacked: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from emonet import __version__
 from emonet._constants import LABELS, NUM_CLASSES
+from emonet.ensemble._base import ProbabilityEnsembleMixin
 from emonet.ensemble._validation import check_probabilities
 from emonet.predictions import _atomic_open
 
@@ -38,7 +39,7 @@ _BLOCK = 2**22
 _RNG_KEYWORD = "rng" if "rng" in inspect.signature(differential_evolution).parameters else "seed"
 
 
-class WeightedEnsemble(BaseEstimator):
+class WeightedEnsemble(ProbabilityEnsembleMixin, BaseEstimator):
     """Weighted average of several models' class probabilities, as in the EmoNet paper.
 
     ``fit`` learns one non-negative weight per model, normalised to sum to 1, that maximises
@@ -106,6 +107,8 @@ class WeightedEnsemble(BaseEstimator):
     >>> bool(ensemble.weights_[0] > 0.5)
     True
     """
+
+    _fitted_attribute = "weights_"
 
     def __init__(
         self,
@@ -212,55 +215,6 @@ class WeightedEnsemble(BaseEstimator):
             probabilities, n_models=self.n_models_, n_classes=self.n_classes_
         )
         return np.tensordot(self.weights_, stacked, axes=1)
-
-    def predict(self, probabilities: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-        """Most probable class of each sample under the weighted average.
-
-        Parameters
-        ----------
-        probabilities : sequence of array-like of shape (n_samples, n_classes)
-            One array per model, in the order used for ``fit``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Predicted label indices (the lowest index wins an exact tie).
-
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the ensemble is not fitted.
-        """
-        return self.predict_proba(probabilities).argmax(axis=1)
-
-    def score(
-        self, probabilities: Sequence[np.ndarray] | np.ndarray, y: np.ndarray | Sequence[int]
-    ) -> float:
-        """Accuracy of :meth:`predict` against ``y`` (whatever the objective).
-
-        Parameters
-        ----------
-        probabilities : sequence of array-like of shape (n_samples, n_classes)
-            One array per model, in the order used for ``fit``.
-        y : array-like of shape (n_samples,)
-            True label indices.
-
-        Returns
-        -------
-        float
-            Fraction of samples predicted correctly.
-
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the ensemble is not fitted.
-        """
-        check_is_fitted(self, "weights_")
-        stacked, y = check_probabilities(
-            probabilities, y, n_models=self.n_models_, n_classes=self.n_classes_
-        )
-        predicted = np.tensordot(self.weights_, stacked, axes=1).argmax(axis=1)
-        return float(np.mean(predicted == y))
 
     def to_dict(self) -> dict[str, Any]:
         """The fitted ensemble as a JSON-ready dictionary (the keys :meth:`save` writes).
