@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--name", help="model name stored in the file (default: the model's)")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument(
+        "--tta",
+        action="store_true",
+        help="test-time augmentation: average each face with its mirror image",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
     return parser
 
@@ -52,10 +57,11 @@ def _main(args: argparse.Namespace) -> int:
     data = load_features(args.features, usage=None if args.usage == "all" else args.usage)
     if len(data) == 0:
         raise ValueError(f"{args.features}: no faces of usage {args.usage!r}")
-    probabilities = predict(model, data, batch_size=args.batch_size)
+    probabilities = predict(model, data, batch_size=args.batch_size, tta=args.tta)
     name = args.name or model.name
     save_predictions(output, probabilities, data.labels, data.ids, model_name=name)
-    print(f"wrote {output}: {len(data):,} {args.usage} faces predicted by {name}")
+    how = " with mirror test-time augmentation" if args.tta else ""
+    print(f"wrote {output}: {len(data):,} {args.usage} faces predicted by {name}{how}")
     if not (data.labels >= 0).any():
         print("no labels known: nothing to score")
         return 0

@@ -24,6 +24,7 @@ __all__ = [
     "FLIP_PERMUTATION",
     "AugmentConfig",
     "augment_batch",
+    "mirror_batch",
     "random_affine",
     "transform_landmarks",
     "warp_faces",
@@ -267,3 +268,48 @@ def augment_batch(
     if config.mode == "full":
         features[:, LANDMARK_FEATURES:] = sliding_hog(warped)
     return warped, features
+
+
+def mirror_batch(
+    images: np.ndarray, features: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mirror faces left to right, with the features of the mirrored faces.
+
+    The landmarks are mirrored and renumbered by :data:`FLIP_PERMUTATION`, and the HOG is
+    computed again on the mirrored faces, so the result is what extraction gives for the
+    mirrored face, up to the landmark detector's own asymmetry. Test-time augmentation
+    (``predict(..., tta=True)``) averages a model's output on a face and on its mirror.
+
+    Parameters
+    ----------
+    images : (N, 48, 48) uint8
+    features : (N, 2728) float32 or None
+        Landmarks then HOG of each face; ``None`` for a model without features.
+
+    Returns
+    -------
+    images : (N, 48, 48) uint8
+    features : (N, 2728) float32 or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emonet.models import mirror_batch
+    >>> faces = np.arange(2 * 48 * 48, dtype=np.uint8).reshape(2, 48, 48)
+    >>> mirrored, _ = mirror_batch(faces, None)
+    >>> bool((mirrored[:, :, ::-1] == faces).all())
+    True
+    """
+    images = np.asarray(images)
+    mirrored = np.ascontiguousarray(images[:, :, ::-1])
+    if features is None:
+        return mirrored, None
+    n, width = len(images), images.shape[2]
+    matrices = np.zeros((n, 2, 3))
+    matrices[:, 0, 0], matrices[:, 0, 2], matrices[:, 1, 1] = -1.0, width - 1.0, 1.0
+    features = np.array(features, dtype=np.float32, copy=True)
+    landmarks = features[:, :LANDMARK_FEATURES].reshape(-1, NUM_LANDMARKS, 2)
+    moved = transform_landmarks(landmarks, matrices, np.ones(n, bool))
+    features[:, :LANDMARK_FEATURES] = moved.reshape(n, LANDMARK_FEATURES)
+    features[:, LANDMARK_FEATURES:] = sliding_hog(mirrored)
+    return mirrored, features

@@ -396,7 +396,9 @@ def _keras_application(cls_name: str) -> Callable[..., keras.Model]:
 COMPACT_DEFAULTS: dict[str, Any] = {
     "widths": (32, 64, 128, 256),
     "convs_per_block": 2,
-    "dropout": None,  # 0.1 and 0.2 after the last two blocks, none before
+    # Runs of an hour underfit: without dropout between blocks (and with lighter
+    # augmentation) compact_features reached 48.1% PublicTest after 2 epochs, vs 44.6%.
+    "dropout": 0.0,
     "pooling": "flatten",
 }
 
@@ -415,14 +417,14 @@ def build_compact(
     weights: str | None = None,
     widths: Sequence[int] = COMPACT_DEFAULTS["widths"],
     convs_per_block: int | Sequence[int] = COMPACT_DEFAULTS["convs_per_block"],
-    dropout: float | Sequence[float] | None = COMPACT_DEFAULTS["dropout"],
+    dropout: float | Sequence[float] = COMPACT_DEFAULTS["dropout"],
     pooling: str = COMPACT_DEFAULTS["pooling"],
 ) -> keras.Model:
     """A VGG-style network for 48x48 gray faces that trains on a 2-core CPU.
 
-    Blocks of 3x3 convolutions (batch-normalised, ReLU), each ending in 2x2 max pooling and
-    dropout; then the map is flattened (``pooling="flatten"``, which keeps where on the face
-    a pattern is) or averaged (``"avg"``).
+    Blocks of 3x3 convolutions (batch-normalised, ReLU), each ending in 2x2 max pooling
+    (and dropout, if asked); then the map is flattened (``pooling="flatten"``, which keeps
+    where on the face a pattern is) or averaged (``"avg"``).
 
     Parameters
     ----------
@@ -434,9 +436,9 @@ def build_compact(
         Filters of each block.
     convs_per_block : int or sequence of int
         Convolutions per block.
-    dropout : float or sequence of float, optional
-        Dropout rate after each block; default 0.1 and 0.2 after the last two blocks and
-        none before (early dropout slowed training from scratch a lot).
+    dropout : float or sequence of float, default=0.0
+        Dropout rate after each block (one rate, or one per block); none by default, since
+        the short CPU runs it is made for underfit rather than overfit.
     pooling : {"flatten", "avg", "max"}
         How the last map becomes a vector.
 
@@ -448,8 +450,6 @@ def build_compact(
         raise WeightsError("the compact backbone has no pretrained weights")
     widths = tuple(int(w) for w in widths)
     convs = _as_tuple(convs_per_block, len(widths), "convs_per_block")
-    if dropout is None:
-        dropout = [max(0.0, round(0.1 * (i - len(widths) + 3), 2)) for i in range(len(widths))]
     rates = _as_tuple(dropout, len(widths), "dropout")
     if pooling not in ("flatten", "avg", "max"):
         raise ValueError(f"compact backbone: pooling must be flatten, avg or max, got {pooling!r}")

@@ -4,7 +4,7 @@ the confusion matrix."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
@@ -13,13 +13,16 @@ from sklearn.metrics import classification_report, confusion_matrix
 
 from emonet._constants import LABELS, NUM_CLASSES
 from emonet.features import FeatureSet
+from emonet.models._augment import mirror_batch
 from emonet.models._data import make_dataset
 from emonet.models._fusion import FEATURES_INPUT, model_inputs
 
 __all__ = ["Evaluation", "evaluate_predictions", "plot_confusion_matrix", "predict"]
 
 
-def predict(model: keras.Model, data: FeatureSet, batch_size: int = 256) -> np.ndarray:
+def predict(
+    model: keras.Model, data: FeatureSet, batch_size: int = 256, tta: bool = False
+) -> np.ndarray:
     """Class probabilities of every face of a feature set.
 
     Parameters
@@ -29,6 +32,10 @@ def predict(model: keras.Model, data: FeatureSet, batch_size: int = 256) -> np.n
     data : FeatureSet
         Faces, and features when the model takes them.
     batch_size : int, default=256
+    tta : bool, default=False
+        Test-time augmentation: average the probabilities of each face and of its mirror
+        image (whose landmarks are mirrored and HOG recomputed, :func:`mirror_batch`).
+        Twice the work; models trained with flips gain from it.
 
     Returns
     -------
@@ -44,9 +51,21 @@ def predict(model: keras.Model, data: FeatureSet, batch_size: int = 256) -> np.n
     (3589, 7)
     """
     use_features = FEATURES_INPUT in model_inputs(model)
-    dataset = make_dataset(data, use_features=use_features, batch_size=batch_size, labels=False)
-    probabilities = model.predict(dataset, verbose=0)
-    return np.asarray(probabilities, dtype=np.float32)
+
+    def run(faces: FeatureSet) -> np.ndarray:
+        dataset = make_dataset(
+            faces, use_features=use_features, batch_size=batch_size, labels=False
+        )
+        return np.asarray(model.predict(dataset, verbose=0), dtype=np.float32)
+
+    probabilities = run(data)
+    if tta:
+        images, features = mirror_batch(data.images, data.features if use_features else None)
+        mirrored = replace(
+            data, images=images, features=data.features if features is None else features
+        )
+        probabilities = (probabilities + run(mirrored)) / 2
+    return probabilities
 
 
 @dataclass

@@ -11,6 +11,7 @@ from emonet.models import (
     FLIP_PERMUTATION,
     AugmentConfig,
     augment_batch,
+    mirror_batch,
     random_affine,
     transform_landmarks,
     warp_faces,
@@ -103,6 +104,23 @@ def test_image_mode_keeps_the_hog_and_none_changes_nothing(val_set):
     assert same_faces is faces and same is features
     warped, none = augment_batch(faces, None, AugmentConfig(), np.random.default_rng(0))
     assert none is None and warped.shape == faces.shape
+
+
+def test_mirror_batch_gives_the_features_of_the_mirrored_face(val_set):
+    faces, features = val_set.images[:40], val_set.features[:40]
+    mirrored, out = mirror_batch(faces, features)
+    np.testing.assert_array_equal(mirrored, faces[:, :, ::-1])
+    np.testing.assert_allclose(out[:, LANDMARK_FEATURES:], sliding_hog(mirrored), rtol=1e-6)
+    # dlib on the mirrored face finds the mirrored, renumbered points
+    found = extract_landmarks(mirrored)
+    moved = out[:, :LANDMARK_FEATURES].reshape(-1, 68, 2)
+    interocular = np.linalg.norm(found[:, 36] - found[:, 45], axis=1)[:, None]
+    assert np.median(np.linalg.norm(moved - found, axis=2) / interocular) < 0.1
+    # mirroring twice gives the face and its features back
+    again, back = mirror_batch(mirrored, out)
+    np.testing.assert_array_equal(again, faces)
+    np.testing.assert_allclose(back, features, rtol=1e-5, atol=1e-4)
+    assert mirror_batch(faces, None)[1] is None
 
 
 def test_augment_config_checks():

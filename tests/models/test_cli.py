@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -104,6 +105,24 @@ def test_evaluate_cli_writes_predictions_report_and_matrix(
         == 2
     )
     assert "exists; pass --overwrite" in capsys.readouterr().err
+
+
+def test_evaluate_cli_tta_averages_the_face_and_its_mirror(
+    trained, feature_set, features_file, tmp_path, capsys
+):
+    from emonet.models import load_model, mirror_batch, predict
+
+    output = tmp_path / "tta.npz"
+    argv = [str(trained / "model.keras"), str(features_file), "-o", str(output), "--tta"]
+    assert evaluate_cli.main(argv) == 0
+    assert "with mirror test-time augmentation" in capsys.readouterr().out
+    val = feature_set.select("PublicTest")
+    model = load_model(trained / "model.keras")
+    images, features = mirror_batch(val.images, val.features)
+    mirrored = predict(model, dataclasses.replace(val, images=images, features=features))
+    expected = (predict(model, val) + mirrored) / 2
+    np.testing.assert_allclose(load_predictions(output).probabilities, expected, atol=1e-5)
+    assert not np.allclose(mirrored, predict(model, val), atol=1e-3)
 
 
 @pytest.mark.parametrize(
