@@ -10,7 +10,7 @@ numpy batches; :mod:`emonet.models._data` runs it inside ``tf.data``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import cv2
@@ -18,6 +18,7 @@ import numpy as np
 
 from emonet._constants import FACE_SIZE, LANDMARK_FEATURES, NUM_LANDMARKS
 from emonet.features import sliding_hog
+from emonet.models._config import config_from_dict
 
 __all__ = [
     "AUGMENT_MODES",
@@ -114,11 +115,7 @@ class AugmentConfig:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> AugmentConfig:
         """Rebuild from :meth:`get_config`'s dict."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(config) - names)
-        if unknown:
-            raise ValueError(f"unknown augmentation keys: {', '.join(unknown)}")
-        return cls(**config)
+        return config_from_dict(cls, config, "augmentation")
 
 
 def random_affine(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import keras
@@ -22,6 +22,7 @@ import numpy as np
 
 from emonet._constants import FACE_SIZE, FEATURE_SIZE, NUM_CLASSES
 from emonet.models._backbones import build_backbone, get_backbone
+from emonet.models._config import config_from_dict
 from emonet.models._layers import BackbonePreprocessing, GrayToRGB
 
 __all__ = [
@@ -149,11 +150,7 @@ class ModelConfig:
         ValueError
             If the dict has keys that are not fields.
         """
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(config) - names)
-        if unknown:
-            raise ValueError(f"unknown model configuration keys: {', '.join(unknown)}")
-        return cls(**config)
+        return config_from_dict(cls, config, "model configuration")
 
     def to_json(self) -> str:
         """The configuration as a JSON string."""

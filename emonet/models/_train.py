@@ -23,7 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ import tensorflow as tf
 from emonet._constants import LABELS, NUM_CLASSES
 from emonet.features import FeatureSet
 from emonet.models._augment import AugmentConfig
+from emonet.models._config import config_from_dict
 from emonet.models._data import balanced_class_weights, make_dataset
 from emonet.models._fusion import BACKBONE_LAYER, ModelConfig, build_model
 from emonet.predictions import save_predictions
@@ -239,11 +240,7 @@ class TrainingConfig:
         ValueError
             If a key is not a field.
         """
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(config) - names)
-        if unknown:
-            raise ValueError(f"unknown training configuration keys: {', '.join(unknown)}")
-        return cls(**config)
+        return config_from_dict(cls, config, "training configuration")
 
 
 #: Named recipes, for ``emonet-train --recipe``.
