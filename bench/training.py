@@ -55,10 +55,23 @@ def real_faces(data: Path, n: int) -> FeatureSet:
     )
 
 
+def _augmented_batches(data: FeatureSet, batch: int, mode: str, drop_remainder: bool = False):
+    """Endless shuffled training batches of faces and features, augmented in ``mode``."""
+    from emonet.models import AugmentConfig, make_dataset
+
+    return make_dataset(
+        data,
+        use_features=True,
+        batch_size=batch,
+        shuffle=True,
+        augment=AugmentConfig(mode=mode, translate=0.1),
+        seed=0,
+        drop_remainder=drop_remainder,
+    ).repeat()
+
+
 def bench_pipeline(data: FeatureSet, batch: int, batches: int) -> None:
     import tensorflow as tf
-
-    from emonet.models import AugmentConfig, make_dataset
 
     print(f"\ninput pipeline alone (make_dataset, batch {batch}, {os.cpu_count()} CPU cores):")
     for mode, note in [
@@ -66,14 +79,7 @@ def bench_pipeline(data: FeatureSet, batch: int, batches: int) -> None:
         ("image", "warp faces, move landmarks"),
         ("full", "warp faces, move landmarks, recompute HOG"),
     ]:
-        ds = make_dataset(
-            data,
-            use_features=True,
-            batch_size=batch,
-            shuffle=True,
-            augment=AugmentConfig(mode=mode, translate=0.1),
-            seed=0,
-        ).repeat()
+        ds = _augmented_batches(data, batch, mode)
         iterator = iter(ds)
         next(iterator)
         rate = 0.0
@@ -137,7 +143,7 @@ def bench_step(
 def bench_end_to_end(data: FeatureSet, batch: int, steps: int) -> None:
     import keras
 
-    from emonet.models import AugmentConfig, build_model, make_dataset
+    from emonet.models import build_model
 
     print(f"\nend to end: compact_features, bf16, batch {batch}, pipeline + step ({steps} steps):")
     rates = {}
@@ -149,15 +155,7 @@ def bench_end_to_end(data: FeatureSet, batch: int, steps: int) -> None:
             model.compile(
                 keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True), "categorical_crossentropy"
             )
-            ds = make_dataset(
-                data,
-                use_features=True,
-                batch_size=batch,
-                shuffle=True,
-                augment=AugmentConfig(mode=mode, translate=0.1),
-                seed=0,
-                drop_remainder=True,
-            ).repeat()
+            ds = _augmented_batches(data, batch, mode, drop_remainder=True)
             model.fit(ds, steps_per_epoch=2, epochs=1, shuffle=False, verbose=0)
             rates[mode] = _best_rate(model, ds, steps, batch, repeats=2)
         finally:
