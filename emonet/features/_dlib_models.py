@@ -45,3 +45,14 @@ def shape_predictor() -> dlib.shape_predictor:
 def face_detector() -> dlib.fhog_object_detector:
     """dlib's HOG + linear SVM frontal face detector."""
     return dlib.get_frontal_face_detector()
+
+
+CNN_DETECTOR_FILE = "mmod_human_face_detector.dat"
+
+
+@functools.cache
+def cnn_face_detector() -> dlib.cnn_face_detection_model_v1:
+    """dlib's CNN (MMOD) face detector: finds more faces than the HOG one, 100x slower."""
+    return dlib.cnn_face_detection_model_v1(
+        os.path.join(os.path.dirname(landmark_model_path()), CNN_DETECTOR_FILE)
+    )
