@@ -1,0 +1,185 @@
+"""Bundled models, named as keras-hub names its presets: a folder per preset.
+
+A preset folder holds ``preset.json``, one ``.keras`` file per member model and, for
+several members, the ``ensemble.json`` of ``emonet-fit-ensemble``. The bundled ones live
+in ``emonet/pretrained/`` (package data); any folder of the same layout can be loaded.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from emonet._io import atomic_write_text
+
+__all__ = ["list_presets", "preset_path", "save_preset", "load_preset_config"]
+
+PRESET_FILE = "preset.json"
+PRESET_FORMAT = "emonet-preset"
+PRESET_VERSION = 1
+#: The preset ``Recognizer()`` loads when none is named.
+DEFAULT_PRESET = "default"
+
+
+def _bundled_root() -> Path:
+    return Path(str(importlib.resources.files("emonet") / "pretrained"))
+
+
+def list_presets() -> dict[str, str]:
+    """The presets bundled with emonet, with a one-line description each.
+
+    Returns
+    -------
+    dict of str to str
+        Preset name to description, sorted by name.
+
+    Examples
+    --------
+    >>> import emonet
+    >>> "default" in emonet.list_presets()
+    True
+    """
+    root = _bundled_root()
+    presets = {}
+    if root.is_dir():
+        for folder in sorted(root.iterdir()):
+            if (folder / PRESET_FILE).is_file():
+                presets[folder.name] = load_preset_config(folder).get("description", "")
+    return presets
+
+
+def preset_path(preset: str | os.PathLike[str]) -> Path:
+    """The folder of a bundled preset's name, or of a preset folder given as a path.
+
+    Raises
+    ------
+    ValueError
+        If ``preset`` is neither a bundled preset nor a folder with ``preset.json``.
+    """
+    if isinstance(preset, str) and os.sep not in preset and "/" not in preset:
+        folder = _bundled_root() / preset
+        if (folder / PRESET_FILE).is_file():
+            return folder
+    folder = Path(preset)
+    if (folder / PRESET_FILE).is_file():
+        return folder
+    names = ", ".join(list_presets()) or "none installed"
+    raise ValueError(
+        f"unknown preset {str(preset)!r}: name a bundled preset ({names}) or a folder "
+        f"holding {PRESET_FILE}"
+    )
+
+
+def load_preset_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check a preset folder's ``preset.json``.
+
+    Returns
+    -------
+    dict
+        ``name``, ``description``, ``members`` (file names), ``ensemble`` (file name or
+        ``None``), ``tta`` and ``metrics``.
+
+    Raises
+    ------
+    ValueError
+        If the file is damaged or names files that are missing.
+    """
+    folder = Path(folder)
+    path = folder / PRESET_FILE
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not a readable preset file ({error})") from None
+    if not isinstance(config, dict) or config.get("format") != PRESET_FORMAT:
+        raise ValueError(f"{path}: not an emonet preset file")
+    if config.get("format_version") != PRESET_VERSION:
+        raise ValueError(
+            f"{path}: preset version {config.get('format_version')!r}; this emonet reads "
+            f"version {PRESET_VERSION}: upgrade emonet"
+        )
+    members = config.get("members")
+    if not isinstance(members, list) or not members:
+        raise ValueError(f"{path}: 'members' must list at least one .keras file")
+    files = [*members, *([config["ensemble"]] if config.get("ensemble") else [])]
+    missing = [name for name in files if not (folder / str(name)).is_file()]
+    if missing:
+        raise ValueError(f"{path}: names missing files: {', '.join(map(str, missing))}")
+    config.setdefault("description", "")
+    config.setdefault("tta", False)
+    config.setdefault("metrics", {})
+    config.setdefault("ensemble", None)
+    return config
+
+
+def save_preset(
+    folder: str | os.PathLike[str],
+    members: list[str | os.PathLike[str]],
+    ensemble: str | os.PathLike[str] | None = None,
+    *,
+    name: str | None = None,
+    description: str = "",
+    tta: bool = False,
+    metrics: dict[str, Any] | None = None,
+) -> Path:
+    """Write a preset folder: copies of the member models, the ensemble and ``preset.json``.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The preset folder to write (``emonet/pretrained/NAME`` to bundle it).
+    members : list of paths
+        ``.keras`` files of :func:`emonet.models.save_model` (or ``emonet-train``).
+    ensemble : path, optional
+        An ``ensemble.json`` of ``emonet-fit-ensemble`` whose models are ``members``, in
+        that order. Required for more than one member.
+    name : str, optional
+        Default: the folder's name.
+    description : str
+        One line for :func:`list_presets`.
+    tta : bool
+        Whether the recognizer averages each face with its mirror image by default.
+    metrics : dict, optional
+        Measured figures to keep with the preset (e.g. PublicTest accuracy).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+    """
+    folder = Path(folder)
+    if len(members) > 1 and ensemble is None:
+        raise ValueError("a preset of several models needs their ensemble.json")
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for member in members:
+        member = Path(member)
+        if member.suffix != ".keras":
+            raise ValueError(f"{member}: a preset member must be a .keras model file")
+        target = folder / member.name
+        if target.name in names:
+            raise ValueError(f"two members are named {target.name}; rename one")
+        if member.resolve() != target.resolve():
+            shutil.copyfile(member, target)
+        names.append(target.name)
+    config = {
+        "format": PRESET_FORMAT,
+        "format_version": PRESET_VERSION,
+        "name": name or folder.name,
+        "description": description,
+        "members": names,
+        "ensemble": None,
+        "tta": bool(tta),
+        "metrics": metrics or {},
+    }
+    if ensemble is not None:
+        ensemble = Path(ensemble)
+        if ensemble.resolve() != (folder / "ensemble.json").resolve():
+            shutil.copyfile(ensemble, folder / "ensemble.json")
+        config["ensemble"] = "ensemble.json"
+    atomic_write_text(folder / PRESET_FILE, json.dumps(config, indent=2) + "\n")
+    load_preset_config(folder)  # what we wrote must read back
+    return folder

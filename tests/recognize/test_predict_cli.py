@@ -1,0 +1,141 @@
+"""emonet-predict on an image, a folder with a broken file and a video: table, JSON, CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from emonet.cli.predict import main
+from emonet.recognize import ROW_COLUMNS
+from tests.recognize.test_recognizer import write_video
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, astronaut, two_faces, no_face):
+    folder = tmp_path_factory.mktemp("photos")
+    (folder / "sub").mkdir()
+    cv2.imwrite(str(folder / "astronaut.jpg"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(folder / "sub" / "two.png"), cv2.cvtColor(two_faces, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(folder / "sub" / "coffee.jpg"), cv2.cvtColor(no_face, cv2.COLOR_RGB2BGR))
+    (folder / "sub" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (folder / "notes.txt").write_text("not an image")
+    video = write_video(folder.parent / "clip.mp4", [astronaut] * 4, fps=8.0)
+    return folder, video
+
+
+def _run(capsys, *args):
+    status = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_folder_with_a_broken_file_table_and_csv(inputs, tiny_models, tmp_path, capsys):
+    folder, _ = inputs
+    table = tmp_path / "faces.csv"
+    status, out, err = _run(
+        capsys, folder, "--preset", tiny_models["preset"], "--csv", table, "-q"
+    )
+    assert status == 0
+    assert "broken.jpg" in err and "skipped" in err
+    assert "notes.txt" not in out
+    assert "astronaut.jpg: face 0 at (179, 83, 266, 170)" in out
+    assert "coffee.jpg: no face" in out
+    with open(table, newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert tuple(rows[0]) == ROW_COLUMNS
+    assert sorted(r["source"].rsplit("/", 1)[-1] for r in rows) == [
+        "astronaut.jpg",
+        "two.png",
+        "two.png",
+    ]
+    probabilities = np.array([[float(r[name]) for name in ROW_COLUMNS[-7:]] for r in rows])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-4)
+    # the CSV is not replaced without --overwrite
+    status, _, err = _run(capsys, folder, "--preset", tiny_models["preset"], "--csv", table)
+    assert status == 2 and "--overwrite" in err
+
+
+def test_json_of_an_image_and_a_video_with_annotations(inputs, tiny_models, tmp_path, capsys):
+    folder, video = inputs
+    out_dir = tmp_path / "annotated"
+    status, out, err = _run(
+        capsys,
+        folder / "astronaut.jpg",
+        video,
+        "--preset",
+        tiny_models["preset"],
+        "--json",
+        "--every",
+        "2",
+        "--annotate",
+        out_dir,
+        "-q",
+    )
+    assert status == 0, err
+    documents = json.loads(out)
+    photo, clip = documents
+    assert photo["source"].endswith("astronaut.jpg")
+    assert photo["faces"][0]["box"] == [179, 83, 266, 170]
+    assert clip["video"]["fps"] == pytest.approx(8.0)
+    assert [f["frame"] for f in clip["frames"]] == [0, 2]
+    assert [f["time_s"] for f in clip["frames"]] == [0.0, 0.25]
+    assert len(clip["frames"][0]["faces"]) == 1
+    written = sorted(p.name for p in out_dir.iterdir())
+    assert any(name.endswith("astronaut.png") for name in written)
+    assert any(name.endswith("clip.mp4") for name in written)
+    assert any(name.endswith("clip.timeline.png") for name in written)
+    annotated = cv2.imread(str(next(out_dir.glob("*astronaut.png"))))
+    assert annotated.shape == (512, 512, 3)
+    capture = cv2.VideoCapture(str(next(out_dir.glob("*clip.mp4"))))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 2
+
+
+def test_own_models_and_ensemble(inputs, tiny_models, capsys):
+    folder, _ = inputs
+    status, out, _ = _run(
+        capsys,
+        folder / "astronaut.jpg",
+        "--models",
+        *tiny_models["paths"],
+        "--ensemble",
+        tiny_models["ensemble"],
+        "--tta",
+    )
+    assert status == 0 and "face 0" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.jpg"], "missing.jpg: no such file or folder"),
+        (["{image}", "--every", "0"], "--every must be at least 1"),
+        (["{image}", "--ensemble", "e.json"], "--ensemble needs --models"),
+        (["{image}", "--models", "nowhere.keras"], "nowhere.keras: no such model"),
+        (["{image}", "--preset", "nope"], "unknown preset 'nope'"),
+    ],
+)
+def test_bad_arguments_give_one_line(inputs, capsys, args, message):
+    folder, _ = inputs
+    args = [a.replace("{image}", str(folder / "astronaut.jpg")) for a in args]
+    status, _, err = _run(capsys, *args)
+    assert status == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_help_and_bad_path_do_not_import_tensorflow(tmp_path):
+    code = (
+        "import sys\n"
+        "from emonet.cli.predict import main\n"
+        f"status = main([{str(tmp_path / 'missing.jpg')!r}])\n"
+        "print(status, 'tensorflow' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["2", "False"]
+    assert result.stderr.count("\n") == 1

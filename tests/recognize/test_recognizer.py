@@ -1,0 +1,218 @@
+"""Recognizer: photos with zero, one and several faces, crops, batches, members, videos."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+import emonet
+from emonet import LABELS
+from emonet.recognize import ROW_COLUMNS, Face, Recognizer, read_photo
+from emonet.recognize import _recognizer as recognizer_module
+
+
+@pytest.fixture(scope="module")
+def recognizer(tiny_models) -> Recognizer:
+    return Recognizer(tiny_models["preset"])
+
+
+def test_preset_folder_loads_members_weights_and_tta(recognizer, tiny_models):
+    assert len(recognizer.models_) == 2
+    np.testing.assert_allclose(
+        recognizer.weights_, tiny_models["weights"] / tiny_models["weights"].sum()
+    )
+    assert recognizer.tta_ is True
+    assert [m.emonet_info.uses_features for m in recognizer.models_] == [False, True]
+
+
+def test_one_face(recognizer, astronaut):
+    faces = recognizer.predict(astronaut)
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.box == (179, 83, 266, 170)
+    assert face.score > 1
+    assert face.landmarks.shape == (68, 2)
+    # the landmarks lie on the face, in the photo's coordinates
+    left, top, right, bottom = face.box
+    inside = (face.landmarks[:, 0] > left - 20) & (face.landmarks[:, 0] < right + 20)
+    inside &= (face.landmarks[:, 1] > top - 20) & (face.landmarks[:, 1] < bottom + 30)
+    assert inside.all()
+    assert list(face.probabilities) == list(LABELS)
+    assert sum(face.probabilities.values()) == pytest.approx(1, abs=1e-5)
+    assert face.label == max(face.probabilities, key=face.probabilities.get)
+    assert face.confidence == face.probabilities[face.label]
+
+
+def test_several_faces_no_face_and_a_batch(recognizer, astronaut, two_faces, no_face):
+    assert len(recognizer.predict(two_faces)) == 2
+    assert recognizer.predict(no_face) == []
+    batch = recognizer.predict([astronaut, no_face, two_faces])
+    assert [len(faces) for faces in batch] == [1, 0, 2]
+    # a face's result does not depend on the batch it came in
+    alone = recognizer.predict(astronaut)[0]
+    np.testing.assert_allclose(
+        list(batch[0][0].probabilities.values()), list(alone.probabilities.values()), atol=1e-5
+    )
+
+
+def test_small_face_found_by_automatic_upsampling(tiny_models, small_face):
+    assert len(Recognizer(tiny_models["preset"]).predict(small_face)) == 1
+    assert Recognizer(tiny_models["preset"], upsample=0).predict(small_face) == []
+
+
+def test_gray_float_and_path_inputs_agree(recognizer, astronaut, tmp_path):
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    path = tmp_path / "astronaut.png"
+    cv2.imwrite(str(path), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    from_array = recognizer.predict(astronaut)[0]
+    for other in (gray, astronaut / 255.0, path, str(path)):
+        face = recognizer.predict(other)[0]
+        assert face.box == from_array.box
+        np.testing.assert_allclose(
+            list(face.probabilities.values()), list(from_array.probabilities.values()), atol=1e-4
+        )
+
+
+@pytest.mark.parametrize(
+    "photo, message",
+    [
+        (np.zeros((4, 4), np.uint8), "holds no face"),
+        (np.zeros((50, 50, 2), np.uint8), "must be"),
+        (np.full((50, 50), 2.0), r"\[0, 1\]"),
+        (np.full((50, 50), 4000, np.uint16), "0-255"),
+    ],
+)
+def test_arrays_that_cannot_be_photos_are_refused(photo, message):
+    with pytest.raises(ValueError, match=message):
+        read_photo(photo)
+
+
+def test_unreadable_file_is_named(recognizer, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    with pytest.raises(ValueError, match="broken.jpg"):
+        recognizer.predict(broken)
+
+
+def test_predict_crops_weighs_members_as_the_ensemble(recognizer, val_faces):
+    images = val_faces[0][:16]
+    combined = recognizer.predict_crops(images, tta=False)
+    assert combined.shape == (16, 7)
+    np.testing.assert_allclose(combined.sum(axis=1), 1, atol=1e-5)
+    singles = [
+        Recognizer(models=[model], tta=False).predict_crops(images) for model in recognizer.models_
+    ]
+    expected = sum(w * p for w, p in zip(recognizer.weights_, singles, strict=True))
+    np.testing.assert_allclose(combined, expected / expected.sum(1, keepdims=True), atol=1e-5)
+    # flip averaging is the mean of the faces and their mirror images
+    mirrored = recognizer.predict_crops(images[:, :, ::-1], tta=False)
+    with_tta = recognizer.predict_crops(images, tta=True)
+    assert not np.allclose(with_tta, combined, atol=1e-4)
+    assert with_tta.shape == (16, 7) and mirrored.shape == (16, 7)
+
+
+def test_features_are_computed_only_for_members_that_read_them(
+    tiny_models, val_faces, monkeypatch
+):
+    calls = []
+    real = recognizer_module.FeatureExtractor
+
+    class CountingExtractor(real):
+        def transform(self, images):
+            calls.append(len(images))
+            return super().transform(images)
+
+    monkeypatch.setattr(recognizer_module, "FeatureExtractor", CountingExtractor)
+    images = val_faces[0][:8]
+    Recognizer(models=tiny_models["paths"][:1]).predict_crops(images)
+    assert calls == []
+    Recognizer(models=tiny_models["paths"]).predict_crops(images)
+    assert calls == [8]
+
+
+def test_empty_crops_and_bad_crops(recognizer):
+    assert recognizer.predict_crops(np.empty((0, 48, 48), np.uint8)).shape == (0, 7)
+    with pytest.raises(ValueError, match=r"\(N, 48, 48\)"):
+        recognizer.predict_crops(np.zeros((2, 64, 64), np.uint8))
+
+
+def test_own_models_with_and_without_ensemble(tiny_models, val_faces):
+    paths = tiny_models["paths"]
+    equal = Recognizer(models=paths)
+    np.testing.assert_allclose(equal.weights_, [0.5, 0.5])
+    weighted = Recognizer(models=paths, ensemble=tiny_models["ensemble"])
+    np.testing.assert_allclose(weighted.weights_.sum(), 1)
+    with pytest.raises(ValueError, match="weights for 2 models, but 1"):
+        Recognizer(models=paths[:1], ensemble=tiny_models["ensemble"])
+
+
+def test_unknown_preset_and_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="unknown preset 'nope'"):
+        Recognizer("nope")
+    with pytest.raises(ValueError, match="detector"):
+        Recognizer(models=[], detector="haar")
+
+
+def test_result_schema_dict_and_row(recognizer, astronaut):
+    face = recognizer.predict(astronaut)[0]
+    as_dict = json.loads(json.dumps(face.to_dict()))
+    assert set(as_dict) == {"box", "score", "label", "confidence", "probabilities", "landmarks"}
+    assert len(as_dict["landmarks"]) == 68
+    row = face.to_row("a.jpg", frame=3, time_s=0.12, face=0)
+    assert tuple(row) == ROW_COLUMNS
+    assert row["left"] == 179 and row["label"] == face.label
+    assert isinstance(
+        Face.from_probabilities((0, 0, 1, 1), 0.5, np.zeros((68, 2)), np.eye(7)[0]), Face
+    )
+
+
+def write_video(path, frames, fps=10.0):
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    assert writer.isOpened()
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory, astronaut, no_face):
+    """Six frames at 10 fps: astronaut, astronaut, coffee, then three astronauts."""
+    coffee = cv2.resize(no_face, (512, 512))
+    frames = [astronaut, astronaut, coffee, astronaut, astronaut, astronaut]
+    return write_video(tmp_path_factory.mktemp("video") / "clip.mp4", frames)
+
+
+def test_video_frames_carry_index_time_and_faces(recognizer, video):
+    frames = list(recognizer.predict_video(video, batch_frames=4))
+    assert [f.index for f in frames] == list(range(6))
+    np.testing.assert_allclose([f.time_s for f in frames], np.arange(6) / 10)
+    assert [len(f.faces) for f in frames] == [1, 1, 0, 1, 1, 1]
+    assert all(f.image is None for f in frames)
+    every = list(recognizer.predict_video(video, every=2, keep_images=True))
+    assert [f.index for f in every] == [0, 2, 4]
+    assert every[0].image.shape == (512, 512, 3)
+    rows = frames[0].to_rows("clip.mp4")
+    assert rows[0]["frame"] == 0 and rows[0]["time_s"] == 0
+
+
+def test_video_errors(recognizer, tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.mp4"):
+        list(recognizer.predict_video(tmp_path / "missing.mp4"))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    with pytest.raises(ValueError, match="bad.mp4"):
+        list(recognizer.predict_video(bad))
+    with pytest.raises(ValueError, match="every"):
+        list(recognizer.predict_video(bad, every=0))
+
+
+def test_top_level_names_are_lazy():
+    assert emonet.Recognizer is Recognizer
+    assert "Recognizer" in dir(emonet)
+    with pytest.raises(AttributeError):
+        emonet.nothing_here  # noqa: B018
