@@ -27,7 +27,7 @@ import numpy as np
 from sklearn.metrics import classification_report
 
 from emonet import LABELS
-from emonet.cli._tensorflow import import_tensorflow
+from emonet._tensorflow import import_tensorflow
 
 import_tensorflow()  # quietly, before the imports below load it
 

@@ -18,6 +18,22 @@ from emonet._constants import (
 
 __version__ = "0.1.0"
 
+# The recognizer loads TensorFlow and dlib: imported on first use, so that
+# ``import emonet.data`` (or ``emonet.features``) stays light.
+_LAZY = {"Recognizer": "emonet.recognize", "list_presets": "emonet.recognize"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'emonet' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 __all__ = [
     "FACE_SIZE",
     "FEATURE_SIZE",
@@ -26,5 +42,7 @@ __all__ = [
     "LANDMARK_FEATURES",
     "NUM_CLASSES",
     "USAGES",
+    "Recognizer",
     "__version__",
+    "list_presets",
 ]

@@ -1,8 +1,8 @@
-"""``python -m emonet.demo``: the feature pipeline on a real photo that needs no download.
+"""``python -m emonet.demo``: the recognizer on a real photo that needs no download.
 
-Detects the face in scikit-image's bundled astronaut photo, aligns and crops it to
-48x48, extracts the 2,728 EmoNet features, prints a summary and writes a PNG with the
-landmarks and HOG drawn.
+Finds the face in scikit-image's bundled astronaut photo, tells its expression with the
+bundled ``default`` ensemble, and writes two PNGs: the photo annotated with the face's
+box, label and probabilities, and the face's 2,728 features (landmarks and HOG).
 """
 
 from __future__ import annotations
@@ -20,19 +20,18 @@ from emonet._constants import HOG_PIXELS_PER_CELL, HOG_STEP, HOG_WINDOW, LANDMAR
 def draw_features(photo, box, face, landmarks, path) -> None:
     """Save a three-panel figure: the photo with its face box, the 48x48 face with its
     landmarks and first HOG windows, and the HOG cells of the face."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
     from skimage.feature import hog
 
+    from emonet._plotting import new_figure, save_figure
     from emonet.features import LANDMARK_PARTS
 
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.4))
-    axes[0].imshow(photo[:, :, ::-1])
+    figure = new_figure((12, 4.4), dpi=110)
+    axes = figure.subplots(1, 3)
+    axes[0].imshow(photo)
     left, top, right, bottom = box
     axes[0].add_patch(
-        plt.Rectangle((left, top), right - left, bottom - top, fill=False, color="lime", lw=2)
+        Rectangle((left, top), right - left, bottom - top, fill=False, color="lime", lw=2)
     )
     axes[0].set_title("photo: dlib face box")
     axes[1].imshow(face, cmap="gray", vmin=0, vmax=255)
@@ -40,7 +39,7 @@ def draw_features(photo, box, face, landmarks, path) -> None:
         axes[1].plot(landmarks[part, 0], landmarks[part, 1], ".-", ms=4, lw=1, label=name)
     for i, origin in enumerate([(0, 0), (0, HOG_STEP)]):
         axes[1].add_patch(
-            plt.Rectangle(
+            Rectangle(
                 (origin[1] - 0.5, origin[0] - 0.5),
                 HOG_WINDOW,
                 HOG_WINDOW,
@@ -64,57 +63,67 @@ def draw_features(photo, box, face, landmarks, path) -> None:
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(figure, path)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m emonet.demo", description=__doc__)
-    parser.add_argument("--out", default="out/demo", help="folder for the PNG (default out/demo)")
+    parser.add_argument("--out", default="out/demo", help="folder for the PNGs (default out/demo)")
+    parser.add_argument("--preset", default="default", help="bundled preset (default: default)")
     args = parser.parse_args(argv)
+
+    from emonet._tensorflow import import_tensorflow
+
+    import_tensorflow()  # quietly: its start-up log is no part of the demo
 
     from skimage import data
 
-    from emonet import FEATURE_SIZE, __version__
-    from emonet.features import FeatureExtractor, crop_faces
+    from emonet import LABELS, __version__
+    from emonet.features import FeatureExtractor
+    from emonet.recognize import Recognizer, annotate, save_image
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    photo = np.ascontiguousarray(data.astronaut()[:, :, ::-1])  # OpenCV's BGR order
+    photo = data.astronaut()  # RGB, 512x512
     start = time.perf_counter()
-    faces, boxes = crop_faces(photo)
-    if len(faces) == 0:
+    recognizer = Recognizer(args.preset)
+    loaded = time.perf_counter() - start
+    recognizer.predict(photo)  # the first call builds the networks' functions
+    start = time.perf_counter()
+    faces = recognizer.predict(photo)
+    seconds = time.perf_counter() - start
+    if not faces:
         print("no face found in the astronaut photo", file=sys.stderr)
         return 1
-    features = FeatureExtractor().transform(faces[:1])[0]
-    seconds = time.perf_counter() - start
-    landmarks = features[:LANDMARK_FEATURES].reshape(-1, 2)
-    hog = features[LANDMARK_FEATURES:]
-    png = out / "astronaut_features.png"
-    draw_features(photo, boxes[0], faces[0], landmarks, png)
-
+    members = len(recognizer.models_)
     print(
         f"emonet {__version__} demo: scikit-image's astronaut photo {photo.shape[1]}x"
-        f"{photo.shape[0]}"
+        f"{photo.shape[0]}, preset {args.preset!r} ({members} models"
+        f"{', mirror averaging' if recognizer.tta_ else ''}; loaded in {loaded:.1f} s)"
     )
-    print(f"  faces found: {len(faces)}; box (left, top, right, bottom) = {boxes[0].tolist()}")
+    for i, face in enumerate(faces):
+        print(
+            f"  face {i}: box (left, top, right, bottom) = {list(face.box)}, detection score "
+            f"{face.score:.2f}"
+        )
+        print(f"  expression: {face.label} ({face.confidence:.1%})")
+        ranked = sorted(LABELS, key=lambda name: -face.probabilities[name])
+        print("  " + ", ".join(f"{name} {face.probabilities[name]:.1%}" for name in ranked))
+    print(f"  one photo end to end: {1000 * seconds:.0f} ms (detection, alignment, networks)")
+    annotated = save_image(annotate(photo, faces), out / "astronaut_expression.png")
+
+    # the features the fused members read, drawn
+    boxes, _, _, crops = recognizer.detect(photo)
+    features = FeatureExtractor().transform(crops[:1])[0]
+    landmarks = features[:LANDMARK_FEATURES].reshape(-1, 2)
+    drawn = out / "astronaut_features.png"
+    draw_features(photo, boxes[0], crops[0], landmarks, drawn)
+    hog = features[LANDMARK_FEATURES:]
     print(
-        f"  face crop: 48x48 grayscale, eyes levelled; features: {features.size} "
-        f"(expected {FEATURE_SIZE}) in {seconds:.2f} s including model loading"
+        f"  features: {features.size} = 136 landmark coordinates + {hog.size} HOG values "
+        f"({np.count_nonzero(hog)} non-zero)"
     )
-    eyes = landmarks[36:42].mean(0), landmarks[42:48].mean(0)
-    print(
-        f"  landmarks: 68 points; eye centres at ({eyes[0][0]:.1f}, {eyes[0][1]:.1f}) and "
-        f"({eyes[1][0]:.1f}, {eyes[1][1]:.1f}); mouth centre y = "
-        f"{landmarks[48:68, 1].mean():.1f}"
-    )
-    print(
-        f"  HOG: {hog.size} values, mean {hog.mean():.4f}, max {hog.max():.4f}, "
-        f"{np.count_nonzero(hog)} non-zero"
-    )
-    print(f"  wrote {png}")
+    print(f"  wrote {annotated} and {drawn}")
     return 0
 
 

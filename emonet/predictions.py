@@ -17,23 +17,25 @@ A file holds these arrays:
 
 Only ``probabilities`` is required when reading; missing ``labels`` read as all ``-1``,
 missing ``ids`` as the row numbers ``"0" .. "N-1"`` and a missing ``model_name`` as the
-file's stem.
+file's stem. A file whose ``format_version`` is not 1 is refused. Whatever a file holds,
+reading it either returns checked predictions or raises one ``ValueError`` that starts
+with the file's path.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import uuid
+import struct
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from emonet._constants import LABELS, NUM_CLASSES
+from emonet._io import atomic_open
 
 __all__ = ["UNKNOWN_LABEL", "Predictions", "load_predictions", "save_predictions"]
 
@@ -135,7 +137,7 @@ class Predictions:
         ['x', 'y']
         """
         path = Path(path)
-        with _atomic_open(path, "wb") as handle:
+        with atomic_open(path, "wb") as handle:
             np.savez_compressed(
                 handle,
                 probabilities=self.probabilities,
@@ -232,21 +234,20 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
         if path.exists():
             raise ValueError(f"{path}: is not a file; expected a .npz prediction file")
         raise FileNotFoundError(f"{path}: no such prediction file")
-    hint = "write prediction files with emonet.predictions.save_predictions"
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single .npy array, not a .npz archive")
-        with loaded as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path}: not a readable .npz prediction file ({exc}); {hint}") from exc
-
+    arrays = _load_arrays(path)
     if "probabilities" not in arrays:
         found = ", ".join(sorted(arrays)) or "nothing"
         raise ValueError(
             f"{path}: has no 'probabilities' array (found: {found}); a prediction file holds "
             f"'probabilities' of shape (N, {NUM_CLASSES}) and optionally 'labels' and 'ids'"
+        )
+    version = arrays.get("format_version")
+    if version is not None and (
+        version.shape != () or version.dtype.kind not in "iu" or int(version) != FORMAT_VERSION
+    ):
+        raise ValueError(
+            f"{path}: format_version {version!r} is not supported; this emonet reads "
+            f"version {FORMAT_VERSION} (a single integer)"
         )
     model_name: Any = arrays.get("model_name", path.stem)
     if isinstance(model_name, np.ndarray):
@@ -264,6 +265,62 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
         source=str(path),
     )
     return Predictions(probabilities, labels, ids, model_name)
+
+
+#: The arrays a prediction file may hold; others are not read.
+_KEYS = ("probabilities", "labels", "ids", "model_name", "format_version")
+
+
+def _load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of ``_KEYS`` in the ``.npz`` at ``path``; ValueError if it is damaged."""
+    hint = "write prediction files with emonet.predictions.save_predictions"
+    try:
+        if not zipfile.is_zipfile(path):
+            with path.open("rb") as stream:
+                npy = stream.read(6) == b"\x93NUMPY"
+            raise ValueError(
+                "it holds a single .npy array, not a .npz archive" if npy else "not a zip archive"
+            )
+        with zipfile.ZipFile(path) as archive:
+            # every member's checksum, so damaged bytes fail here instead of reading as
+            # other numbers
+            damaged = archive.testzip()
+            listed = len(archive.infolist())
+        if damaged is not None:
+            raise ValueError(f"member {damaged!r} is damaged (bad checksum)")
+        declared = _declared_members(path)
+        # a damaged directory can hide members (labels, ids) without any other error
+        if declared is not None and declared != listed:
+            raise ValueError(f"its directory lists {listed} of its {declared} members")
+        with np.load(path, allow_pickle=False) as npz:
+            return {key: npz[key] for key in _KEYS if key in npz.files}
+    # Damaged bytes surface as a dozen types from zipfile, zlib and numpy's header parser
+    # (BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError,
+    # MemoryError for a header declaring a huge array, ...): all mean "unreadable file".
+    except Exception as exc:
+        reason = " ".join(f"{exc}".split()) or type(exc).__name__
+        raise ValueError(
+            f"{path}: not a readable .npz prediction file ({reason}); {hint}"
+        ) from exc
+
+
+def _declared_members(path: Path) -> int | None:
+    """Member count of a zip's end record; None where zipfile has no such record to check.
+
+    zipfile reads the directory by its size in bytes and ignores this count, so a damaged
+    directory entry can make it list fewer members than the archive has.
+    """
+    end_record = b"PK\x05\x06"  # then 16 bytes; the total entry count at offset 10
+    with path.open("rb") as stream:
+        size = stream.seek(0, os.SEEK_END)
+        # the end record (22 bytes) is followed by a comment of at most 65,535 bytes
+        stream.seek(max(0, size - 22 - 0xFFFF))
+        tail = stream.read()
+    at = tail.rfind(end_record)
+    if at < 0 or len(tail) - at < 22:
+        return None
+    (count,) = struct.unpack("<H", tail[at + 10 : at + 12])
+    return None if count == 0xFFFF else count  # 0xFFFF: a ZIP64 count, checked by zipfile
 
 
 def _validated(
@@ -330,7 +387,10 @@ def _validated(
         ids = np.arange(n_samples).astype(str)
     ids = np.asarray(ids)
     if ids.dtype.kind == "S":
-        ids = np.char.decode(ids, "utf-8")
+        try:
+            ids = np.char.decode(ids, "utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{source}: 'ids' are bytes but not UTF-8 text ({exc})") from exc
     elif ids.dtype.kind in "iu":
         ids = ids.astype(str)
     if ids.dtype.kind != "U" or ids.shape != (n_samples,):
@@ -347,32 +407,3 @@ def _validated(
         )
 
     return values.astype(np.float32), labels.astype(np.int64), ids, model_name
-
-
-@contextlib.contextmanager
-def _atomic_open(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path`` and move it onto ``path`` if the block succeeds.
-
-    Readers see either the old file or the complete new one, never a partial write.
-    The temporary file is removed if the block raises.
-    """
-    if mode not in ("w", "wb"):
-        raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    # os.open with 0o666 lets the umask decide the permissions, as open() would
-    try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as exc:
-        # name the file the caller asked for, not the temporary one
-        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror}") from exc
-    try:
-        text = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
-        with os.fdopen(fd, mode, **text) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

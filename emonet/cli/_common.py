@@ -1,36 +1,172 @@
-"""What every emonet command shares: one clear line for bad input, no traceback."""
+"""What every emonet command shares: one clear line for bad input, no traceback.
+
+Each command builds a :class:`CommandParser` and hands it with its work to :func:`run`:
+
+>>> from emonet.cli._common import CommandParser, run
+>>> parser = CommandParser(prog="emonet-demo")
+>>> _ = parser.add_argument("n", type=int)
+>>> def work(args):
+...     if args.n < 0:
+...         raise ValueError(f"n must be >= 0, got {args.n}")
+...     return 0
+>>> run(work, parser, ["3"])
+0
+>>> import contextlib, io, sys
+>>> with contextlib.redirect_stderr(io.StringIO()) as err:
+...     status = run(work, parser, ["-1"])
+>>> status, err.getvalue()
+(2, 'emonet-demo: error: n must be >= 0, got -1\\n')
+
+Exit status, for every command: 0 success, 1 the system failed (disk full, read-only
+file system, an input/output error), 2 bad arguments or input, 130 interrupted (Ctrl-C).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import NoReturn
 
 from emonet.data import DataError
 
+EXIT_OK = 0
+EXIT_SYSTEM_ERROR = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
 #: Errors that mean "the user's input is unusable", reported in one line with exit code 2.
-USER_ERRORS = (
+#: A command adds its own with ``run(..., user_errors=...)``.
+USER_ERRORS: tuple[type[BaseException], ...] = (
     DataError,
     FileNotFoundError,
     FileExistsError,
     IsADirectoryError,
+    NotADirectoryError,
     PermissionError,
     ValueError,
 )
 
 
+class CommandParser(argparse.ArgumentParser):
+    """``ArgumentParser`` whose usage errors are one line on stderr, exit status 2.
+
+    argparse prints the whole usage before the error; a command's usage is several lines,
+    and ``--help`` shows it anyway.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {one_line(message)} (see --help)\n")
+
+
 def run(
-    main: Callable[[argparse.Namespace], int],
+    main: Callable[[argparse.Namespace], int | None],
     parser: argparse.ArgumentParser,
-    argv: list[str] | None,
+    argv: Sequence[str] | None,
+    *,
+    user_errors: tuple[type[BaseException], ...] = (),
 ) -> int:
-    """Parse ``argv`` and call ``main``; user errors become ``prog: error: ...``."""
-    args = parser.parse_args(argv)
+    """Parse ``argv`` and call ``main``; any expected failure becomes one line on stderr.
+
+    Parameters
+    ----------
+    main : callable
+        The command's work: takes the parsed arguments, returns an exit status (``None``
+        counts as 0).
+    parser : argparse.ArgumentParser
+        The command's parser; a :class:`CommandParser` makes usage errors one line too.
+        ``--help`` and usage errors exit through ``SystemExit``, as argparse does.
+    argv : sequence of str or None
+        Arguments without the program name; ``None`` reads ``sys.argv[1:]``.
+    user_errors : tuple of exception types, optional
+        More exception types that mean bad input for this command (besides
+        :data:`USER_ERRORS`).
+
+    Returns
+    -------
+    int
+        ``main``'s status; 2 after a user error, 1 after another ``OSError`` (disk full,
+        read-only file system), 130 after Ctrl-C. The error is printed as
+        ``PROG: error: MESSAGE``, with the file named where the error carries it.
+    """
+    args = parser.parse_args(None if argv is None else list(argv))
+    prog = parser.prog
     try:
-        return main(args)
-    except USER_ERRORS as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
+        status = main(args)
     except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted", file=sys.stderr)
-        return 130
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # stdout went to a reader that stopped (`| head`): nothing left to tell it
+        _silence_stdout()
+        return EXIT_SYSTEM_ERROR
+    except (*USER_ERRORS, *user_errors) as error:
+        print(f"{prog}: error: {describe_error(error)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as error:  # the system, not the input: disk full, read-only, I/O error
+        print(f"{prog}: error: {describe_error(error)}", file=sys.stderr)
+        return EXIT_SYSTEM_ERROR
+    return EXIT_OK if status is None else int(status)
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for an error; an ``OSError`` names its file and says what went wrong.
+
+    ``str(OSError)`` reads ``[Errno 30] Read-only file system: 'out.json'``; this gives
+    ``out.json: read-only file system``.
+
+    Examples
+    --------
+    >>> import errno
+    >>> from emonet.cli._common import describe_error
+    >>> describe_error(OSError(errno.EROFS, "Read-only file system", "out/e.json"))
+    'out/e.json: read-only file system'
+    >>> describe_error(ValueError("bad.npz: 'labels'\\n  must be integers"))
+    "bad.npz: 'labels' must be integers"
+    """
+    if isinstance(error, OSError) and error.strerror:
+        what = error.strerror
+        if error.filename is None:
+            return one_line(what)
+        what = what[:1].lower() + what[1:]
+        where = os.fsdecode(error.filename)
+        if error.filename2 is not None:
+            where += f" -> {os.fsdecode(error.filename2)}"
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            what += "; free some space and run the command again"
+        return one_line(f"{where}: {what}")
+    return one_line(str(error) or type(error).__name__)
+
+
+def one_line(message: object) -> str:
+    """``message`` as text with every run of whitespace (newlines too) made one space."""
+    return " ".join(str(message).split())
+
+
+@contextlib.contextmanager
+def warnings_once(prog: str) -> Iterator[None]:
+    """Print each distinct warning of the block once, as ``PROG: warning: MESSAGE``.
+
+    For commands whose work repeats a warning (cross-validation warns once per fold).
+    The warnings are printed when the block ends, before any error the block raised.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            yield
+        finally:
+            for message in dict.fromkeys(one_line(warning.message) for warning in caught):
+                print(f"{prog}: warning: {message}", file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout at exit; to a closed pipe that is one more BrokenPipeError
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file (captured by a test or notebook)
+        pass

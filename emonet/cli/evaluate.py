@@ -1,4 +1,8 @@
-"""``emonet-evaluate MODEL FEATURES.h5 -o preds.npz``: predict a split and score it."""
+"""``emonet-evaluate MODEL FEATURES.h5 -o preds.npz``: predict a split and score it.
+
+The arguments are checked before TensorFlow is imported (seconds), and its start-up log
+is kept out of the output (:mod:`emonet._tensorflow`).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ import sys
 from pathlib import Path
 
 from emonet._constants import USAGES
-from emonet.cli._common import run
+from emonet._tensorflow import import_tensorflow
+from emonet.cli._common import CommandParser, run
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="emonet-evaluate",
         description=(
             "Predict the faces of one usage of a features file with a trained model, write "
@@ -45,19 +50,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _main(args: argparse.Namespace) -> int:
-    from emonet.features import load_features
-    from emonet.models import evaluate_predictions, load_model, plot_confusion_matrix, predict
-    from emonet.predictions import save_predictions
-
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse bad arguments before TensorFlow takes its seconds to import."""
+    model = Path(args.model)
+    if not model.is_file():
+        raise FileNotFoundError(f"{model}: no such model file")
+    if model.suffix != ".keras":
+        raise ValueError(f"{model}: expected a .keras model file written by emonet-train")
+    if not Path(args.features).is_file():
+        raise FileNotFoundError(f"{args.features}: no such features file")
     output = Path(args.output)
     if output.exists() and not args.overwrite:
         raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+
+
+def _main(args: argparse.Namespace) -> int:
+    _check_arguments(args)
+    import_tensorflow()
+    from emonet.features import load_features
+    from emonet.models import (
+        evaluate_predictions,
+        load_model,
+        plot_confusion_matrix,
+        predict_proba,
+    )
+    from emonet.predictions import save_predictions
+
+    output = Path(args.output)
     model = load_model(args.model)
     data = load_features(args.features, usage=None if args.usage == "all" else args.usage)
     if len(data) == 0:
         raise ValueError(f"{args.features}: no faces of usage {args.usage!r}")
-    probabilities = predict(model, data, batch_size=args.batch_size, tta=args.tta)
+    probabilities = predict_proba(model, data, batch_size=args.batch_size, tta=args.tta)
     name = args.name or model.name
     save_predictions(output, probabilities, data.labels, data.ids, model_name=name)
     how = " with mirror test-time augmentation" if args.tta else ""

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from concurrent.futures.process import BrokenProcessPool
 
-from emonet.cli._common import run
+from emonet.cli._common import CommandParser, run
 from emonet.features import BLOCK_NORMS, FeatureExtractor, extract_to_file
 
 _SHOWN_SKIPPED = 10
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="emonet-extract-features",
         description=(
             "Extract the 2,728 EmoNet features (68 dlib landmarks + sliding-window HOG) of "
@@ -34,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue an interrupted run from its last finished chunk",
+        help="continue an interrupted (even killed) run from its finished chunks; refused "
+        "if INPUT or the settings changed",
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="replace OUTPUT and discard an interrupted run"
@@ -42,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--detect-faces",
         action="store_true",
-        help="image folders of photos: detect, align and crop the largest face",
+        help="image folders of photos: detect, align and crop the largest face of each "
+        "image (without it each image is taken as a face crop)",
     )
     parser.add_argument(
         "--skip-unknown-labels",
@@ -59,19 +64,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def _main(args: argparse.Namespace) -> int:
-    report = extract_to_file(
-        args.input,
-        args.output,
-        jobs=args.jobs,
-        chunk_size=args.chunk_size,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        detect_faces=args.detect_faces,
-        skip_unknown_labels=args.skip_unknown_labels,
-        extractor=FeatureExtractor(block_norm=args.block_norm),
-        progress=not args.quiet,
-    )
+    # SIGTERM (kill, a job scheduler) stops the run as Ctrl-C does: workers ended, the
+    # unfinished output removed, the finished chunks kept for --resume
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
+    try:
+        report = extract_to_file(
+            args.input,
+            args.output,
+            jobs=args.jobs,
+            chunk_size=args.chunk_size,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            detect_faces=args.detect_faces,
+            skip_unknown_labels=args.skip_unknown_labels,
+            extractor=FeatureExtractor(block_norm=args.block_norm),
+            progress=not args.quiet,
+        )
+    except BrokenProcessPool as error:
+        raise ChildProcessError(str(error)) from None  # the system failed: exit status 1
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     split = ", ".join(
         f"{n:,} {u or 'unspecified'}" for u, n in sorted(report.usage_counts.items())
     )
@@ -80,6 +99,7 @@ def _main(args: argparse.Namespace) -> int:
         f"wrote {report.output}: {report.n_faces:,} faces ({split or 'none'}), "
         f"{len(report.skipped):,} skipped, in {report.seconds:.1f} s ({rate:,.0f} faces/s)"
         + (f"; {report.resumed_chunks} chunk(s) resumed" if report.resumed_chunks else "")
+        + (f"; {report.redone_chunks} damaged chunk(s) redone" if report.redone_chunks else "")
     )
     if report.skipped_label_folders:
         print(f"left out unknown label folders: {', '.join(report.skipped_label_folders)}")

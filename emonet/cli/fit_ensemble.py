@@ -8,43 +8,39 @@ Reads one prediction file per model (see :mod:`emonet.predictions`), learns one 
 model with :class:`emonet.ensemble.WeightedEnsemble`, and writes the weights, model names,
 objective, seed and validation figures to the JSON file. With ``--test`` files (same models,
 same order) it also writes a report folder: ``report.md``, ``confusion_matrix.png``,
-``outliers.csv`` and ``report.json``. See ``docs/ensemble.md``.
+``outliers.csv`` and ``report.json``. An existing JSON or report is replaced only with
+``--overwrite``. See ``docs/ensemble.md``.
 
-Exit status: 0 on success, 2 on bad input (one line on stderr, no traceback).
+Exit status: 0 on success, 2 on bad input, 1 when the system fails (disk full, read-only
+file system), 130 when interrupted; each failure is one line on stderr, no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import os
 import sys
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
+from emonet.cli._common import CommandParser, run, warnings_once
 from emonet.ensemble import (
+    OBJECTIVES,
+    REPORT_FILES,
     StackingEnsemble,
     TemperatureScaler,
     WeightedEnsemble,
     align_predictions,
+    save_report,
     summarize_validation,
-    write_report,
 )
-from emonet.ensemble._weighted import OBJECTIVES
 from emonet.predictions import UNKNOWN_LABEL
 
 PROG = "emonet-fit-ensemble"
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
-
-
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose usage errors are one line on stderr, exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -69,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
         The parser; ``parse_args`` exits with status 2 and one line on bad arguments.
     """
     defaults = WeightedEnsemble()
-    parser = _Parser(
+    # the library's defaults, so the command and the functions cannot drift apart
+    cv_folds = inspect.signature(summarize_validation).parameters["n_splits"].default
+    parser = CommandParser(
         prog=PROG,
         description=(
             "Learn one weight per model for a weighted average of their probabilities "
@@ -121,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cv-folds",
         type=_int_at_least(2),
-        default=5,
+        default=cv_folds,
         metavar="K",
         help="folds of the cross-validated accuracy estimate (default: %(default)s)",
     )
@@ -136,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_int_at_least(1),
         default=defaults.popsize,
         help="differential-evolution candidates per model (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing ENSEMBLE.json and report files",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     return parser
@@ -152,8 +155,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 2 on bad arguments or input files (after one line on stderr),
-        130 if interrupted.
+        0 on success; 2 on bad input files (after one line on stderr), 1 if the system
+        fails (disk full, read-only file system), 130 if interrupted.
+
+    Raises
+    ------
+    SystemExit
+        On ``--help`` (status 0) and on bad arguments (status 2, after one line on
+        stderr), as argparse does.
 
     Examples
     --------
@@ -161,30 +170,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["val/a.npz", "val/b.npz", "-o", "ensemble.json"])  # doctest: +SKIP
     0
     """
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, or a usage error already reported in one line
-        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
-
-    error, status = None, 0
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")
-        try:
-            _run(args)
-        except (OSError, ValueError) as exc:
-            error, status = _one_line(exc), EXIT_BAD_INPUT
-        except KeyboardInterrupt:
-            error, status = "interrupted", EXIT_INTERRUPTED
-    # dict.fromkeys: each distinct warning once (cross-validation repeats them per estimator)
-    for message in dict.fromkeys(_one_line(warning.message) for warning in caught):
-        print(f"{PROG}: warning: {message}", file=sys.stderr)
-    if error is not None:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-    return status
+    return run(_main, build_parser(), argv)
 
 
-def _run(args: argparse.Namespace) -> None:
+def _main(args: argparse.Namespace) -> int:
+    # scikit-learn repeats a warning once per cross-validation fold: print each once
+    with warnings_once(PROG):
+        _fit(args)
+    return 0
+
+
+def _fit(args: argparse.Namespace) -> None:
     output: Path = args.output
     if output.is_dir():
         raise ValueError(f"-o {output}: is a folder; give the JSON file to write")
@@ -195,6 +191,15 @@ def _run(args: argparse.Namespace) -> None:
             f"got {len(args.validation)} validation files but {len(args.test)} --test files; "
             "give one test file per model, in the same order"
         )
+    report_dir = None
+    if args.test is not None:
+        report_dir = args.report_dir or output.with_name(f"{output.stem}_report")
+    # before the work: a fit must not be lost to an output that cannot be written
+    _check_writable("-o", output.parent)
+    if report_dir is not None:
+        _check_writable("--report-dir", report_dir)
+    if not args.overwrite:
+        _refuse_to_replace(output, report_dir)
 
     validation = align_predictions(args.validation)
     unlabelled = int((validation.labels == UNKNOWN_LABEL).sum())
@@ -236,13 +241,12 @@ def _run(args: argparse.Namespace) -> None:
     extra: dict[str, Any] = {"validation": {"files": [str(p) for p in args.validation], **summary}}
 
     written: dict[str, Path] = {}
-    if test is not None:
-        report_dir = args.report_dir or output.with_name(f"{output.stem}_report")
+    if test is not None and report_dir is not None:
         stacking = StackingEnsemble().fit(validation.probabilities, validation.labels)
         calibrator = TemperatureScaler().fit(
             ensemble.predict_proba(validation.probabilities), validation.labels
         )
-        written = write_report(
+        written = save_report(
             report_dir,
             ensemble,
             test.probabilities,
@@ -289,9 +293,33 @@ def _print_summary(ensemble: WeightedEnsemble, summary: dict[str, Any], paths: l
         print(f"wrote {path}")
 
 
-def _one_line(message: object) -> str:
-    return " ".join(str(message).split())
+def _check_writable(option: str, folder: Path) -> None:
+    """Check that ``folder`` is, or can be made, a folder this process may write into."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        raise NotADirectoryError(f"{option}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        why = "read-only file system" if _read_only(existing) else "permission denied"
+        raise PermissionError(f"{option}: cannot write in {existing} ({why})")
+
+
+def _read_only(folder: Path) -> bool:
+    return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+
+
+def _refuse_to_replace(output: Path, report_dir: Path | None) -> None:
+    """Refuse, before any work, to replace a JSON or report that is already there."""
+    existing = [output] if output.exists() else []
+    if report_dir is not None:
+        existing += [report_dir / name for name in REPORT_FILES if (report_dir / name).exists()]
+    if existing:
+        if len(existing) == 1:
+            raise FileExistsError(f"{existing[0]} exists; pass --overwrite to replace it")
+        raise FileExistsError(
+            f"{existing[0]} and {len(existing) - 1} more output files exist; pass "
+            "--overwrite to replace them"
+        )
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -13,8 +13,8 @@ from typing import Any
 
 from emonet._image import IMAGE_EXTENSIONS
 from emonet._io import atomic_write_text
+from emonet._tensorflow import import_tensorflow
 from emonet.cli._common import CommandParser, run
-from emonet.cli._tensorflow import import_tensorflow
 from emonet.features import DETECTORS
 
 #: Files read as videos (frame by frame); the others of IMAGE_EXTENSIONS as photos.

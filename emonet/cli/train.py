@@ -1,22 +1,37 @@
-"""``emonet-train FEATURES.h5 --variant NAME --out DIR``: train an EmoNet model."""
+"""``emonet-train FEATURES.h5 --variant NAME --out DIR``: train an EmoNet model.
+
+The arguments are checked before TensorFlow is imported (seconds), and its start-up log
+is kept out of the output (:mod:`emonet._tensorflow`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
+from emonet._choices import (
+    AUGMENT_MODES,
+    LR_SCHEDULES,
+    MONITORS,
+    OPTIMIZERS,
+    RECIPE_NAMES,
+    STRATEGIES,
+    VARIANT_NAMES,
+)
 from emonet._constants import USAGES
-from emonet.cli._common import run
+from emonet._tensorflow import import_tensorflow
+from emonet.cli._common import CommandParser, run
 
+#: The command's names of the mixed precisions of ``TrainingConfig`` (``PRECISIONS``).
 _PRECISIONS = {"bf16": "bfloat16", "fp16": "float16", "fp32": None}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from emonet.models import AUGMENT_MODES, RECIPES, STRATEGIES, VARIANTS
-
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="emonet-train",
         description=(
             "Train an EmoNet network on a features file of emonet-extract-features: the "
@@ -29,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--variant",
         required=True,
-        choices=list(VARIANTS),
+        choices=VARIANT_NAMES,
         help="the network; the paper's four, or compact(_features) for a CPU",
     )
     parser.add_argument("--out", required=True, help="run folder to write")
@@ -42,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--recipe",
-        choices=list(RECIPES),
+        choices=RECIPE_NAMES,
         default=None,
         help="training recipe (default: cpu for compact, paper otherwise)",
     )
@@ -81,9 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="epochs with the backbone frozen (pretrained weights only)",
     )
-    recipe.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
+    recipe.add_argument("--optimizer", choices=OPTIMIZERS)
     recipe.add_argument("--learning-rate", type=float)
-    recipe.add_argument("--lr-schedule", choices=["plateau", "cosine", "constant"])
+    recipe.add_argument("--lr-schedule", choices=LR_SCHEDULES)
     recipe.add_argument("--weight-decay", type=float)
     recipe.add_argument("--label-smoothing", type=float)
     recipe.add_argument(
@@ -92,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATIENCE",
         help="stop after PATIENCE epochs without improvement (0: never)",
     )
-    recipe.add_argument("--monitor", choices=["val_loss", "val_accuracy", "loss", "accuracy"])
+    recipe.add_argument("--monitor", choices=MONITORS)
     recipe.add_argument("--class-weight", choices=["balanced", "none"])
     recipe.add_argument(
         "--augment",
@@ -160,7 +175,22 @@ def _backbone_options(items: list[str]) -> dict[str, Any]:
     return options
 
 
+def _check_files(args: argparse.Namespace) -> None:
+    """Refuse missing input files before TensorFlow takes its seconds to import."""
+    features = Path(args.features)
+    if not features.is_file():
+        raise FileNotFoundError(f"{features}: no such features file")
+    weights = args.weights
+    # a name ("imagenet") or a path, told apart as emonet.models.build_backbone does
+    if weights is not None and (weights.endswith(".h5") or "/" in weights or os.sep in weights):
+        if not Path(weights).is_file():
+            raise FileNotFoundError(f"{weights}: no such weights file")
+
+
 def _main(args: argparse.Namespace) -> int:
+    _check_files(args)
+    backbone_options = _backbone_options(args.backbone_option)
+    import_tensorflow()
     from emonet.features import load_features
     from emonet.models import RECIPES, VARIANTS, train, variant_config
 
@@ -170,11 +200,8 @@ def _main(args: argparse.Namespace) -> int:
     model_overrides: dict[str, Any] = {}
     if args.input_size is not None:
         model_overrides["input_size"] = args.input_size
-    if args.backbone_option:
-        model_overrides["backbone_options"] = {
-            **base.backbone_options,
-            **_backbone_options(args.backbone_option),
-        }
+    if backbone_options:
+        model_overrides["backbone_options"] = {**base.backbone_options, **backbone_options}
     model_config = variant_config(args.variant, **model_overrides)
     config = RECIPES[args.recipe](**_overrides(args))
 

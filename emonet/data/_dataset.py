@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from emonet._constants import FACE_SIZE, LABELS, USAGES
+from emonet._constants import FACE_SIZE, LABELS, NUM_CLASSES, USAGES
 
 
 def check_usages(usage: str | list[str]) -> list[str]:
@@ -51,10 +51,17 @@ class Dataset:
         FER2013 split of each face (``"Training"``, ``"PublicTest"``, ``"PrivateTest"``),
         or ``""`` where the source does not say.
     ids : (N,) ndarray of str
-        A stable name for each face: the file name without extension for image files
-        (``"PublicTest_10001"``), the zero-based data row for ``fer2013.csv`` (``"28709"``).
+        A unique, stable name for each face: the file's path below the folder given to
+        the reader (``"val/happy/PublicTest_10001.jpg"``), or the zero-based data row of
+        ``fer2013.csv`` (``"28709"``).
     skipped : list of Skipped
-        Faces the reader could not use (unreadable image, no face found), with reasons.
+        Faces the reader could not use (unreadable or too small an image), with reasons.
+
+    Raises
+    ------
+    ValueError
+        If the arrays disagree in length, the images are not 48x48 values in 0..255, or
+        a label is outside -1..6.
     """
 
     images: np.ndarray
@@ -64,8 +71,26 @@ class Dataset:
     skipped: list[Skipped] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.images = np.asarray(self.images, dtype=np.uint8).reshape(-1, FACE_SIZE, FACE_SIZE)
+        images = np.asarray(self.images)
+        if images.size == 0:
+            images = np.empty((0, FACE_SIZE, FACE_SIZE), np.uint8)
+        if images.shape[-2:] != (FACE_SIZE, FACE_SIZE):
+            raise ValueError(f"Dataset.images must be 48x48 faces, got shape {images.shape}")
+        if images.dtype != np.uint8 and not (
+            images.dtype.kind in "iu"
+            and (images.size == 0 or 0 <= images.min() <= images.max() <= 255)
+        ):
+            # a cast would wrap 300 to 44 and truncate 0.5 to 0: refuse instead
+            raise ValueError(
+                f"Dataset.images must be uint8 (or integers in 0..255), got {images.dtype}"
+            )
+        self.images = images.astype(np.uint8, copy=False).reshape(-1, FACE_SIZE, FACE_SIZE)
         self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
+        if self.labels.size and not -1 <= self.labels.min() <= self.labels.max() < NUM_CLASSES:
+            raise ValueError(
+                f"Dataset.labels must lie in -1..{NUM_CLASSES - 1}, got "
+                f"{self.labels.min()}..{self.labels.max()}"
+            )
         self.usage = np.asarray(self.usage, dtype=str).reshape(-1)
         self.ids = np.asarray(self.ids, dtype=str).reshape(-1)
         n = len(self.images)

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from emonet._constants import FACE_SIZE
+from emonet._image import ImageError, read_face
 from emonet.data._dataset import DataError, Dataset, Skipped, check_usages
-from emonet.data._images import ImageError, read_face
 from emonet.data._records import (
     Record,
     input_kind,
@@ -19,8 +19,9 @@ from emonet.data._records import (
 )
 
 
-def decode_record(record: Record, detect_faces: bool = False) -> np.ndarray:
-    """The 48x48 uint8 face of a record.
+def decode_record(record: Record) -> np.ndarray:
+    """The 48x48 uint8 face of a record: its CSV pixels, or its image file read as a
+    face crop (centred square, resized).
 
     Raises
     ------
@@ -29,14 +30,14 @@ def decode_record(record: Record, detect_faces: bool = False) -> np.ndarray:
     """
     if record.pixels is not None:
         return record.pixels
-    return read_face(record.path, detect_faces=detect_faces)
+    return read_face(record.path)
 
 
-def _collect(records: Iterable[Record], detect_faces: bool = False) -> Dataset:
+def _collect(records: Iterable[Record]) -> Dataset:
     images, labels, usage, ids, skipped = [], [], [], [], []
     for record in records:
         try:
-            images.append(decode_record(record, detect_faces))
+            images.append(decode_record(record))
         except ImageError as error:
             skipped.append(Skipped(record.path or record.id, str(error)))
             continue
@@ -47,7 +48,12 @@ def _collect(records: Iterable[Record], detect_faces: bool = False) -> Dataset:
     return Dataset(images, labels, usage, ids, skipped)
 
 
-def load_fer2013(path: str | os.PathLike, usage: str | list[str] | None = None) -> Dataset:
+def load_fer2013(
+    path: str | os.PathLike,
+    usage: str | list[str] | None = None,
+    *,
+    skip_unknown_labels: bool = False,
+) -> Dataset:
     """Load FER2013 from ``fer2013.csv`` or from a folder of its images.
 
     Accepted layouts:
@@ -65,18 +71,22 @@ def load_fer2013(path: str | os.PathLike, usage: str | list[str] | None = None) 
         The CSV file or the folder holding the split folders.
     usage : str or list of str, optional
         Keep only these usages (``"Training"``, ``"PublicTest"``, ``"PrivateTest"``).
+    skip_unknown_labels : bool, optional
+        Image folders: leave out label folders that name no FER2013 label instead of
+        raising.
 
     Returns
     -------
     Dataset
-        ``images`` (N, 48, 48) uint8, ``labels``, ``usage``, ``ids``; unreadable image
-        files are left out and listed in ``skipped``.
+        ``images`` (N, 48, 48) uint8, ``labels``, ``usage``, ``ids`` (the CSV's data row,
+        or the image's path below ``path``); unreadable image files are left out and
+        listed in ``skipped``.
 
     Raises
     ------
     DataError
-        If the path is missing or not in a FER2013 layout, or a CSV row is bad (the
-        message gives its line number; the header is line 1).
+        If the path is missing or not in a FER2013 layout, holds no face, or a CSV row
+        is bad (the message gives its line number; the header is line 1).
 
     Examples
     --------
@@ -92,7 +102,10 @@ def load_fer2013(path: str | os.PathLike, usage: str | list[str] | None = None) 
             "test/ (or val/) label folders. For other datasets use load_image_folder."
         )
     wanted = None if usage is None else check_usages(usage)
-    records = iter_csv(path) if kind == "csv" else iter_fer2013_folder(path)
+    if kind == "csv":
+        records = iter_csv(path)
+    else:
+        records, _ = iter_fer2013_folder(path, skip_unknown_labels)
     if usage is not None:
         records = (r for r in records if r.usage in wanted)
     return _collect(records)
@@ -100,17 +113,18 @@ def load_fer2013(path: str | os.PathLike, usage: str | list[str] | None = None) 
 
 def load_image_folder(
     path: str | os.PathLike,
-    detect_faces: bool = False,
+    *,
     skip_unknown_labels: bool = False,
     usage: str = "",
 ) -> Dataset:
-    """Load a dataset laid out as ``<root>/<label>/<image>``.
+    """Load a dataset of face crops laid out as ``<root>/<label>/<image>``.
 
-    Images of any size or colour become 48x48 grayscale faces. By default each image is
-    taken as a face crop (its centred square is resized), which suits FER-style
-    datasets; dlib's detector finds almost no face in a 48x48 crop. For photos, pass
-    ``detect_faces=True``: the largest face is found, its eyes levelled and cropped,
-    and images with no face are skipped.
+    Images of any size, colour or bit depth become 48x48 grayscale faces: each is taken
+    as a face crop, its centred square resized, which suits FER-style datasets. Images
+    under 16 pixels on a side are skipped. For photos, find the faces with
+    ``emonet.features``: ``extract_to_file(path, out, detect_faces=True)``
+    (``emonet-extract-features --detect-faces``) stores the aligned crops with their
+    features.
 
     Label folders may use common spellings (``anger``/``angry``, ``happiness``/``happy``,
     ``sadness``/``sad``, ``surprised``/``surprise``, ``neutrality``/``neutral``, FER2013's
@@ -120,8 +134,6 @@ def load_image_folder(
     ----------
     path : str or path-like
         The root folder.
-    detect_faces : bool, optional
-        Detect, align and crop the largest face of each image.
     skip_unknown_labels : bool, optional
         Leave out label folders that name no FER2013 label (e.g. ``contempt``) instead
         of raising.
@@ -131,8 +143,9 @@ def load_image_folder(
     Returns
     -------
     Dataset
-        Faces in a stable order; ids are the paths below the root without extension.
-        Unreadable images (and faceless ones when detecting) are listed in ``skipped``.
+        Faces in a stable order; ids are the paths below the root
+        (``"happy/img001.jpg"``). Unreadable or too small images are listed in
+        ``skipped``.
 
     Raises
     ------
@@ -146,5 +159,6 @@ def load_image_folder(
     """
     if input_kind(path) == "csv":
         raise DataError(f"{path}: a CSV file; use load_fer2013 for fer2013.csv")
+    check_usages(usage)
     records, _ = iter_image_folder(path, skip_unknown_labels, usage)
-    return _collect(records, detect_faces)
+    return _collect(records)

@@ -5,19 +5,21 @@ differential evolution (:class:`WeightedEnsemble`). Around it: logistic-regressi
 as a comparison (:class:`StackingEnsemble`), temperature scaling and the expected
 calibration error (:class:`TemperatureScaler`, :func:`expected_calibration_error`), a
 cross-validated accuracy estimate (:func:`cross_validate_ensemble`), and reports
-(:func:`compare_weightings`, :func:`summarize_validation`, :func:`write_report`).
+(:func:`compare_weightings`, :func:`summarize_validation`, :func:`save_report`).
 See ``docs/ensemble.md``.
 """
 
 from emonet.ensemble._calibration import TemperatureScaler, expected_calibration_error
 from emonet.ensemble._cross_validation import cross_validate_ensemble
-from emonet.ensemble._report import write_report
+from emonet.ensemble._report import REPORT_FILES, save_report
 from emonet.ensemble._stacking import StackingEnsemble
 from emonet.ensemble._summary import compare_weightings, summarize_validation
 from emonet.ensemble._validation import AlignedPredictions, align_predictions
-from emonet.ensemble._weighted import WeightedEnsemble
+from emonet.ensemble._weighted import OBJECTIVES, WeightedEnsemble
 
 __all__ = [
+    "OBJECTIVES",
+    "REPORT_FILES",
     "AlignedPredictions",
     "StackingEnsemble",
     "TemperatureScaler",
@@ -26,6 +28,6 @@ __all__ = [
     "compare_weightings",
     "cross_validate_ensemble",
     "expected_calibration_error",
+    "save_report",
     "summarize_validation",
-    "write_report",
 ]

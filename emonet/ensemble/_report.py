@@ -14,20 +14,30 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from sklearn.utils.validation import check_is_fitted
 
 from emonet._constants import LABELS, NUM_CLASSES
+from emonet._io import atomic_open, atomic_write_text
+from emonet._plotting import plot_confusion_matrix
 from emonet.ensemble._calibration import TemperatureScaler, expected_calibration_error
 from emonet.ensemble._stacking import StackingEnsemble
 from emonet.ensemble._summary import compare_weightings
 from emonet.ensemble._validation import check_labels, check_probabilities
 from emonet.ensemble._weighted import WeightedEnsemble
-from emonet.predictions import UNKNOWN_LABEL, _atomic_open
+from emonet.predictions import UNKNOWN_LABEL
 
-__all__ = ["write_report"]
+__all__ = ["REPORT_FILES", "save_report"]
+
+#: The files :func:`save_report` may write into its folder.
+REPORT_FILES: tuple[str, ...] = (
+    "report.md",
+    "report.json",
+    "confusion_matrix.png",
+    "outliers.csv",
+)
 
 # Outliers listed in report.md; outliers.csv has them all.
 _OUTLIERS_SHOWN = 20
 
 
-def write_report(
+def save_report(
     directory: str | os.PathLike[str],
     ensemble: WeightedEnsemble,
     probabilities: Sequence[np.ndarray] | np.ndarray,
@@ -93,6 +103,19 @@ def write_report(
         If ``ensemble`` (or ``stacking``, ``calibrator``) is not fitted.
     ValueError
         If the inputs do not fit the ensemble.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emonet.ensemble import WeightedEnsemble, save_report
+    >>> y = np.array([0, 1, 2, 3, 4, 5, 6] * 3)
+    >>> right, noise = np.eye(7)[y] * 0.5 + 0.5 / 7, np.full((21, 7), 1 / 7)
+    >>> ensemble = WeightedEnsemble(random_state=0).fit([right, noise], y)
+    >>> written = save_report("report", ensemble, [right, noise], y)
+    >>> sorted(written)
+    ['confusion_matrix', 'json', 'outliers', 'report']
+    >>> print(written["report"].read_text().splitlines()[0])
+    # Ensemble report
     """
     check_is_fitted(ensemble, "weights_")
     stacked, _ = check_probabilities(
@@ -156,8 +179,8 @@ def write_report(
 
         matrix = confusion_matrix(y, predicted, labels=np.arange(n_classes))
         figures["confusion_matrix"] = matrix.tolist()
-        written["confusion_matrix"] = _plot_confusion_matrix(
-            matrix, names, directory / "confusion_matrix.png"
+        written["confusion_matrix"] = plot_confusion_matrix(
+            matrix, directory / "confusion_matrix.png", title="Learned weights", names=names
         )
         lines += [
             "## Confusion matrix (learned weights)",
@@ -171,17 +194,15 @@ def write_report(
 
         outliers = _outliers(sub_mixed, y, ids[known], names, top_k)
         figures["n_outliers"] = len(outliers)
-        written["outliers"] = _write_outliers(outliers, top_k, directory / "outliers.csv")
+        written["outliers"] = _save_outliers(outliers, top_k, directory / "outliers.csv")
         lines += _outlier_lines(outliers, n_known, top_k)
 
     if validation is not None:
         figures["validation"] = validation
-    written["json"] = directory / "report.json"
-    with _atomic_open(written["json"], "w") as handle:
-        handle.write(json.dumps(figures, indent=2, allow_nan=False) + "\n")
-    written["report"] = directory / "report.md"
-    with _atomic_open(written["report"], "w") as handle:
-        handle.write("\n".join(lines))
+    written["json"] = atomic_write_text(
+        directory / "report.json", json.dumps(figures, indent=2, allow_nan=False) + "\n"
+    )
+    written["report"] = atomic_write_text(directory / "report.md", "\n".join(lines))
     return written
 
 
@@ -394,11 +415,11 @@ def _outliers(
     return rows
 
 
-def _write_outliers(rows: list[dict[str, Any]], top_k: int, path: Path) -> Path:
+def _save_outliers(rows: list[dict[str, Any]], top_k: int, path: Path) -> Path:
     fields = ["id", "true_label", "true_label_probability"]
     for rank in range(1, top_k + 1):
         fields += [f"top{rank}_label", f"top{rank}_probability"]
-    with _atomic_open(path, "w") as handle:
+    with atomic_open(path, "w") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         for row in rows:
@@ -408,43 +429,6 @@ def _write_outliers(rows: list[dict[str, Any]], top_k: int, path: Path) -> Path:
                     for key, value in row.items()
                 }
             )
-    return path
-
-
-def _plot_confusion_matrix(matrix: np.ndarray, names: list[str], path: Path) -> Path:
-    """Draw the row-normalised confusion matrix with counts into a PNG."""
-    # Figure + Agg canvas, not pyplot: no global backend or figure state is touched
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    totals = matrix.sum(axis=1, keepdims=True)
-    shares = matrix / np.where(totals > 0, totals, 1)
-    size = 1.0 + 0.8 * len(names)
-    figure = Figure(figsize=(size + 1.5, size), dpi=120, layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    image = axes.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
-    figure.colorbar(image, ax=axes, label="share of the true label's faces")
-    ticks = np.arange(len(names))
-    axes.set_xticks(ticks, names, rotation=45, ha="right")
-    axes.set_yticks(ticks, names)
-    axes.set_xlabel("predicted label")
-    axes.set_ylabel("true label")
-    axes.set_title("Confusion matrix, learned weights")
-    for row in range(len(names)):
-        for column in range(len(names)):
-            share = shares[row, column]
-            axes.text(
-                column,
-                row,
-                f"{matrix[row, column]}\n{100 * share:.0f}%",
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white" if share > 0.5 else "black",
-            )
-    with _atomic_open(path, "wb") as handle:
-        figure.savefig(handle, format="png")
     return path
 
 

@@ -13,11 +13,12 @@ from emonet.ensemble._calibration import TemperatureScaler, expected_calibration
 from emonet.ensemble._cross_validation import cross_validate_ensemble
 from emonet.ensemble._stacking import StackingEnsemble
 from emonet.ensemble._validation import check_probabilities
-from emonet.ensemble._weighted import _EPS, WeightedEnsemble
+from emonet.ensemble._weighted import _EPS, OBJECTIVES, WeightedEnsemble
 
 __all__ = ["compare_weightings", "summarize_validation"]
 
-METRICS: tuple[str, ...] = ("accuracy", "log_loss")
+# what the weights can optimise is what the table can measure
+METRICS: tuple[str, ...] = OBJECTIVES
 
 
 def compare_weightings(
@@ -139,6 +140,17 @@ def summarize_validation(
         If ``ensemble`` is not fitted.
     ValueError
         If the inputs do not fit the ensemble.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emonet.ensemble import WeightedEnsemble, summarize_validation
+    >>> y = np.array([0, 1, 2] * 4)
+    >>> right, noise = np.eye(3)[y] * 0.7 + 0.1, np.full((12, 3), 1 / 3)
+    >>> ensemble = WeightedEnsemble(maxiter=5, random_state=0).fit([right, noise], y)
+    >>> summary = summarize_validation(ensemble, [right, noise], y, n_splits=2, random_state=0)
+    >>> summary["accuracy"]["learned_weights"], summary["cross_validation"]["learned_weights"]
+    (1.0, {'scores': [1.0, 1.0], 'mean': 1.0, 'std': 0.0})
     """
     check_is_fitted(ensemble, "weights_")
     stacked, y = check_probabilities(

@@ -18,12 +18,13 @@ from threadpoolctl import threadpool_limits
 
 from emonet import __version__
 from emonet._constants import LABELS, NUM_CLASSES
+from emonet._io import atomic_write_text
 from emonet.ensemble._base import ProbabilityEnsembleMixin
 from emonet.ensemble._validation import check_probabilities
-from emonet.predictions import _atomic_open
 
-__all__ = ["WeightedEnsemble"]
+__all__ = ["OBJECTIVES", "WeightedEnsemble"]
 
+#: What :class:`WeightedEnsemble` can optimise (and :func:`compare_weightings` measure).
 OBJECTIVES: tuple[str, ...] = ("accuracy", "log_loss")
 
 #: ``format`` value of the JSON written by :meth:`WeightedEnsemble.save`.
@@ -35,6 +36,8 @@ _EPS = 1e-15
 _MAX_LOG_LOSS = -np.log(_EPS)
 # Largest (population members x samples x classes) block scored at once, to bound memory.
 _BLOCK = 2**22
+# A file may not make load() allocate without bound; no classifier has more classes.
+_MAX_CLASSES = 1_000_000
 # SciPy >= 1.15 takes `rng`; older versions only `seed` (both accept a Generator).
 _RNG_KEYWORD = "rng" if "rng" in inspect.signature(differential_evolution).parameters else "seed"
 
@@ -251,7 +254,12 @@ class WeightedEnsemble(ProbabilityEnsembleMixin, BaseEstimator):
             "objective": self.objective,
             # a Generator cannot be written down; null means "not reproducible from here"
             "random_state": int(seed) if isinstance(seed, numbers.Integral) else None,
-            "params": {"maxiter": self.maxiter, "popsize": self.popsize, "tol": self.tol},
+            # plain Python numbers: NumPy scalars given to the constructor are no JSON
+            "params": {
+                "maxiter": int(self.maxiter),
+                "popsize": int(self.popsize),
+                "tol": float(self.tol),
+            },
             "models": [
                 {"name": name, "weight": float(weight)}
                 for name, weight in zip(self.model_names_, self.weights_, strict=True)
@@ -283,34 +291,43 @@ class WeightedEnsemble(ProbabilityEnsembleMixin, BaseEstimator):
         """
         if not isinstance(data, dict) or data.get("format") != FILE_FORMAT:
             raise ValueError(f'{source}: not an emonet ensemble (no "format": "{FILE_FORMAT}")')
-        if data.get("format_version") != FILE_FORMAT_VERSION:
+        version = data.get("format_version")
+        if type(version) is not int or version != FILE_FORMAT_VERSION:  # True is no version
             raise ValueError(
-                f"{source}: ensemble format_version {data.get('format_version')!r} is not "
-                f"supported (expected {FILE_FORMAT_VERSION}); refit with emonet-fit-ensemble"
+                f"{source}: ensemble format_version {_short(version)} is not supported "
+                f"(expected {FILE_FORMAT_VERSION}); refit with emonet-fit-ensemble"
             )
-        try:
-            models = data["models"]
-            names = [str(model["name"]) for model in models]
-            weights = np.array([float(model["weight"]) for model in models])
-            n_classes = int(data["n_classes"])
-            params = dict(data.get("params", {}))
-            ensemble = cls(
-                objective=data["objective"], random_state=data.get("random_state"), **params
+        names, weights = _check_models(data.get("models"), source)
+        n_classes = data.get("n_classes")
+        if type(n_classes) is not int or not 2 <= n_classes <= _MAX_CLASSES:
+            raise ValueError(
+                f"{source}: n_classes must be an integer from 2 to {_MAX_CLASSES:,}, got "
+                f"{_short(n_classes)}"
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{source}: malformed ensemble description ({exc!r})") from exc
         labels = data.get("labels")
-        if labels is not None and list(labels) != list(LABELS):
+        if labels is not None and (labels != list(LABELS) or n_classes != NUM_CLASSES):
             raise ValueError(
-                f"{source}: labels {labels} differ from emonet.LABELS {list(LABELS)}; the "
-                "ensemble was fitted with another label order"
+                f"{source}: labels {_short(labels)} with n_classes {n_classes} differ from "
+                f"emonet.LABELS {list(LABELS)}; the ensemble was fitted with another label set"
             )
-        if not names or len(set(names)) != len(names):
-            raise ValueError(f"{source}: expected one or more uniquely named models")
-        if not np.all(np.isfinite(weights)) or weights.min() < 0 or abs(weights.sum() - 1) > 1e-6:
+        seed = data.get("random_state")
+        if seed is not None and (type(seed) is not int or seed < 0):
             raise ValueError(
-                f"{source}: model weights {weights.tolist()} must be non-negative and sum to 1"
+                f"{source}: random_state must be null or a non-negative integer, got "
+                f"{_short(seed)}"
             )
+        params = data.get("params", {})
+        unknown = set(params) - {"maxiter", "popsize", "tol"} if isinstance(params, dict) else ()
+        if not isinstance(params, dict) or unknown:
+            raise ValueError(
+                f'{source}: "params" must be an object with maxiter, popsize and tol, got '
+                f"{_short(params)}"
+            )
+        ensemble = cls(objective=data.get("objective"), random_state=seed, **params)
+        try:
+            ensemble._check_params()
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from exc
         ensemble.weights_ = weights
         ensemble.model_names_ = names
         ensemble.n_models_ = len(names)
@@ -357,11 +374,7 @@ class WeightedEnsemble(ProbabilityEnsembleMixin, BaseEstimator):
         if clash:
             raise ValueError(f"extra may not replace the ensemble's own keys {clash}")
         data.update(extra or {})
-        text = json.dumps(data, indent=2, allow_nan=False) + "\n"
-        path = Path(path)
-        with _atomic_open(path, "w") as handle:
-            handle.write(text)
-        return path
+        return atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> WeightedEnsemble:
@@ -385,12 +398,17 @@ class WeightedEnsemble(ProbabilityEnsembleMixin, BaseEstimator):
             If the file is not valid JSON or not an emonet ensemble.
         """
         path = Path(path)
+        if path.exists() and not path.is_file():
+            raise ValueError(f"{path}: is not a file; expected an ensemble JSON file")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise FileNotFoundError(f"{path}: no such ensemble file") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+        # ValueError covers bad JSON, bytes that are not UTF-8, and integers too long to
+        # parse; RecursionError arrays nested thousands deep
+        except (ValueError, RecursionError) as exc:
+            reason = " ".join(f"{exc}".split()) or type(exc).__name__
+            raise ValueError(f"{path}: not valid JSON ({reason})") from exc
         return cls.from_dict(data, source=str(path))
 
     def _check_params(self) -> None:
@@ -398,9 +416,10 @@ class WeightedEnsemble(ProbabilityEnsembleMixin, BaseEstimator):
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         for name in ("maxiter", "popsize"):
             value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.tol, numbers.Real) or not self.tol >= 0:
+        tol = self.tol
+        if not isinstance(tol, numbers.Real) or isinstance(tol, bool) or not 0 <= tol < np.inf:
             raise ValueError(f"tol must be a non-negative number, got {self.tol!r}")
 
 
@@ -448,6 +467,41 @@ def _initial_population(n_models: int, popsize: int, rng: np.random.Generator) -
     population[0] = 1.0
     population[1 : n_models + 1] = np.eye(n_models)
     return population
+
+
+def _check_models(models: Any, source: str) -> tuple[list[str], np.ndarray]:
+    """Names and weights of the ``"models"`` list of an ensemble description."""
+    if not isinstance(models, list) or not models:
+        raise ValueError(
+            f'{source}: "models" must be a non-empty list of {{"name": ..., "weight": ...}}, '
+            f"got {_short(models)}"
+        )
+    names, weights = [], []
+    for index, model in enumerate(models):
+        name = model.get("name") if isinstance(model, dict) else None
+        weight = model.get("weight") if isinstance(model, dict) else None
+        if not isinstance(name, str) or not name.strip() or "\n" in name:
+            raise ValueError(
+                f"{source}: models[{index}] needs a one-line name, got {_short(model)}"
+            )
+        if not isinstance(weight, int | float) or isinstance(weight, bool):
+            raise ValueError(
+                f"{source}: models[{index}] needs a numeric weight, got {_short(model)}"
+            )
+        names.append(name)
+        weights.append(float(weight))
+    if len(set(names)) != len(names):
+        raise ValueError(f"{source}: expected uniquely named models, got {names}")
+    array = np.array(weights)
+    if not np.all(np.isfinite(array)) or array.min() < 0 or abs(array.sum() - 1) > 1e-6:
+        raise ValueError(f"{source}: model weights {weights} must be non-negative and sum to 1")
+    return names, array
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages about a file's contents."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_model_names(model_names: Sequence[str] | None, n_models: int) -> list[str]:

@@ -5,24 +5,26 @@ This subpackage never imports TensorFlow, so extraction starts fast.
 """
 
 from emonet.features._extractor import FeatureExtractor
-from emonet.features._faces import crop_faces, detect_faces
+from emonet.features._faces import DETECTORS, align_faces, crop_faces, detect_faces
 from emonet.features._hog import BLOCK_NORMS, sliding_hog, sliding_hog_reference
 from emonet.features._landmarks import LANDMARK_PARTS, extract_landmarks
 from emonet.features._pipeline import ExtractionReport, extract_to_file
-from emonet.features._store import FeatureSet, load_features, write_features
+from emonet.features._store import FeatureSet, load_features, save_features
 
 __all__ = [
     "BLOCK_NORMS",
+    "DETECTORS",
     "ExtractionReport",
     "LANDMARK_PARTS",
     "FeatureExtractor",
     "FeatureSet",
+    "align_faces",
     "crop_faces",
     "detect_faces",
     "extract_landmarks",
     "extract_to_file",
     "load_features",
+    "save_features",
     "sliding_hog",
     "sliding_hog_reference",
-    "write_features",
 ]

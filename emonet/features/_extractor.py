@@ -28,7 +28,9 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     orientation bins innermost). :meth:`get_feature_names_out` names every column.
 
     The extractor learns nothing: ``fit`` only checks the parameters, and ``transform``
-    works without it.
+    works without it. An empty batch, shape (0, 48, 48) or ``[]``, gives an empty
+    (0, 2728) array, so that ``transform(crop_faces(photo)[0])`` holds for a photo with
+    no face as for any other.
 
     Parameters
     ----------
@@ -42,6 +44,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     >>> faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
     >>> FeatureExtractor().transform(faces).shape
     (3, 2728)
+    >>> FeatureExtractor().transform(np.empty((0, 48, 48), np.uint8)).shape
+    (0, 2728)
     """
 
     def __init__(
@@ -74,6 +78,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     @staticmethod
     def _check_images(images) -> np.ndarray:
         images = np.asarray(images)
+        if images.shape == (0,):  # [] : no faces, of no dtype
+            images = np.empty((0, FACE_SIZE, FACE_SIZE), np.uint8)
         if images.ndim == 2:
             images = images[None]
         if images.ndim != 3 or images.shape[1:] != (FACE_SIZE, FACE_SIZE):
@@ -144,12 +150,12 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         images : (N, 48, 48) or (48, 48) uint8 array_like
-            Grayscale face crops.
+            Grayscale face crops; N may be 0.
 
         Returns
         -------
         (N, n_features_out) ndarray of float32
-            Landmark coordinates, then HOG.
+            Landmark coordinates, then HOG; (0, n_features_out) for no faces.
 
         Raises
         ------
@@ -157,7 +163,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             If the faces are not 48x48 uint8, or a parameter is invalid.
         """
         landmarks, hog = self.transform_parts(images)
-        return np.concatenate([landmarks.reshape(len(landmarks), -1), hog], axis=1)
+        # an explicit width: reshape(0, -1) cannot tell it
+        return np.concatenate([landmarks.reshape(len(landmarks), LANDMARK_FEATURES), hog], axis=1)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the output columns.

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from emonet._constants import FACE_SIZE, NUM_LANDMARKS
-from emonet.data._images import to_grayscale_uint8
+from emonet._image import to_grayscale_uint8
 from emonet.features._dlib_models import cnn_face_detector, face_detector
 from emonet.features._landmarks import LANDMARK_PARTS, extract_landmarks
 

@@ -1,28 +1,53 @@
 """Extracting the features of a whole dataset into one file: parallel, streaming,
-resumable."""
+resumable.
+
+How a run survives being stopped
+--------------------------------
+Each finished chunk is saved at once, atomically, as a part file in ``OUTPUT.parts/``,
+beside a manifest of the run's settings and a fingerprint of its input (file names,
+sizes and modification times, or the CSV's size and SHA-256). A resumed run checks
+both, keeps the parts that are whole and redoes damaged ones. Worker processes end
+with the process that started them (Linux: ``PR_SET_PDEATHSIG``; elsewhere a watchdog
+thread), so a killed run leaves nothing running, and the features file is written
+under a temporary name that the next run removes.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import glob
+import hashlib
 import json
+import multiprocessing
 import os
 import shutil
+import signal
+import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
 
 from emonet._constants import FACE_SIZE
+from emonet._image import read_grayscale
+from emonet._io import atomic_open, atomic_write_text
 from emonet.data import DataError, ImageError, Record, decode_record, iter_records
 from emonet.features._extractor import FeatureExtractor
+from emonet.features._faces import crop_faces
 from emonet.features._store import FeatureFileWriter
 
 _PART = "chunk_{:06d}.npz"
 _MANIFEST = "manifest.json"
+_FINGERPRINT = "input.json"
+_PART_KEYS = ("images", "features", "labels", "usage", "ids", "skipped_ids", "skipped_reasons")
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass
@@ -38,11 +63,13 @@ class ExtractionReport:
     usage_counts : dict
         Rows per usage.
     skipped : list of (id, reason)
-        Inputs left out (unreadable images, no face found).
+        Inputs left out (unreadable or too small images, no face found).
     skipped_label_folders : list of str
         Label folders left out as unknown.
     resumed_chunks : int
         Chunks found finished by an earlier, interrupted run.
+    redone_chunks : int
+        Chunks of an earlier run whose part file was damaged, extracted again.
     seconds : float
         Wall time.
     """
@@ -53,6 +80,7 @@ class ExtractionReport:
     skipped: list = field(default_factory=list)
     skipped_label_folders: list = field(default_factory=list)
     resumed_chunks: int = 0
+    redone_chunks: int = 0
     seconds: float = 0.0
 
 
@@ -64,10 +92,48 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _count_csv_rows(path: Path) -> int:
+def _scan_csv(path: Path) -> tuple[int, dict]:
+    """Data rows (for the progress bar) and the fingerprint of a CSV, in one read."""
+    digest, lines = hashlib.sha256(), 0
     with open(path, "rb") as stream:
-        lines = sum(block.count(b"\n") for block in iter(lambda: stream.read(1 << 22), b""))
-    return max(0, lines - 1)
+        for block in iter(lambda: stream.read(1 << 22), b""):
+            digest.update(block)
+            lines += block.count(b"\n")
+        size = os.fstat(stream.fileno()).st_size
+    return max(0, lines - 1), {"size": size, "sha256": digest.hexdigest()}
+
+
+def _fingerprint_files(records: list[Record]) -> dict:
+    """Relative name -> [size, mtime in ns] of every listed file (None if unreadable)."""
+    files = {}
+    for record in records:
+        try:
+            stat = os.stat(record.path)
+            files[record.id] = [stat.st_size, stat.st_mtime_ns]
+        except OSError:
+            files[record.id] = None  # the reader skips it and says why
+    return {"files": files}
+
+
+def _input_change(before: dict, after: dict) -> str:
+    """What differs between two fingerprints, in a few words ("" if nothing)."""
+    if before == after:
+        return ""
+    if "files" not in before or "files" not in after:
+        if before.get("size") != after.get("size"):
+            return f"its size went from {before.get('size')} to {after.get('size')} bytes"
+        return "its content differs (another SHA-256)"
+    old, new = before["files"], after["files"]
+    changes = []
+    for word, names in (
+        ("added", sorted(new.keys() - old.keys())),
+        ("removed", sorted(old.keys() - new.keys())),
+        ("modified", sorted(k for k in new.keys() & old.keys() if new[k] != old[k])),
+    ):
+        if names:
+            shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+            changes.append(f"{len(names)} file(s) {word} ({shown})")
+    return "; ".join(changes)
 
 
 def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
@@ -75,9 +141,57 @@ def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
         yield chunk
 
 
-def _init_worker() -> None:
-    """Pin each worker to one thread so that N workers use N cores, not N squared."""
+def _unwritable(path: Path, error: OSError) -> OSError:
+    """The same error, naming ``path`` (not a temporary file) as the one not written.
+
+    ``OSError(errno, ...)`` keeps the type: EACCES gives a PermissionError again.
+    """
+    if error.errno is None:
+        return OSError(f"cannot write {path}: {error}")
+    return OSError(error.errno, error.strerror or os.strerror(error.errno), str(path))
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    # fork: workers start with everything imported, and are direct children of this
+    # process, which _die_with_parent checks; spawn where fork is unsafe or missing
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    return multiprocessing.get_context(method)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the process that started it ends, however it ends.
+
+    A worker left behind by a killed run would go on computing and hold its files.
+    """
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+def _init_worker(parent: int) -> None:
+    """Tie the worker to its parent; pin it to one thread so that N workers use N
+    cores, not N squared."""
     global _THREAD_LIMITS
+    pass  # _die_with_parent(parent)
+    # Ctrl-C reaches the whole process group: the parent alone decides what stops;
+    # a SIGTERM handler forked from the parent would turn the parent's terminate()
+    # into a failed task in a worker that goes on
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     import cv2
     from threadpoolctl import threadpool_limits
 
@@ -88,6 +202,26 @@ def _init_worker() -> None:
     shape_predictor()
 
 
+def _stop_workers(executor: ProcessPoolExecutor) -> None:
+    """End the workers now, mid-chunk: what they finished is on disk already."""
+    terminate = getattr(executor, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        process.terminate()
+
+
+def _decode(record: Record, detect_faces: bool) -> np.ndarray:
+    """The 48x48 face of a record; with ``detect_faces``, the largest face of a photo."""
+    if not detect_faces or record.pixels is not None:
+        return decode_record(record)
+    faces, _ = crop_faces(read_grayscale(record.path), largest_only=True)
+    if len(faces) == 0:
+        raise ImageError("no face found")
+    return faces[0]
+
+
 def _extract_chunk(
     index: int, chunk: list[Record], parts: str, params: dict, detect_faces: bool
 ) -> dict:
@@ -95,28 +229,27 @@ def _extract_chunk(
     images, kept, skipped = [], [], []
     for record in chunk:
         try:
-            images.append(decode_record(record, detect_faces))
+            images.append(_decode(record, detect_faces))
             kept.append(record)
         except ImageError as error:
             skipped.append((record.path or record.id, str(error)))
     extractor = FeatureExtractor(**params)
-    if images:
-        features = extractor.transform(np.stack(images))
-    else:
-        features = np.empty((0, extractor.n_features_out), np.float32)
+    images = np.stack(images) if images else np.empty((0, FACE_SIZE, FACE_SIZE), np.uint8)
     part = {
-        "images": np.stack(images) if images else np.empty((0, FACE_SIZE, FACE_SIZE), np.uint8),
-        "features": features,
+        "images": images,
+        "features": extractor.transform(images),
         "labels": np.array([r.label for r in kept], dtype=np.int64),
         "usage": np.array([r.usage for r in kept], dtype=str),
         "ids": np.array([r.id for r in kept], dtype=str),
         "skipped_ids": np.array([s[0] for s in skipped], dtype=str),
         "skipped_reasons": np.array([s[1] for s in skipped], dtype=str),
     }
-    final = Path(parts) / _PART.format(index)
-    tmp = final.with_suffix(".tmp.npz")
-    np.savez(tmp, **part)
-    os.replace(tmp, final)  # a part file exists only once complete
+    path = Path(parts) / _PART.format(index)
+    try:
+        with atomic_open(path, "wb") as stream:  # a part file exists only once complete
+            np.savez(stream, **part)
+    except OSError as error:
+        raise _unwritable(path, error) from None
     return _part_summary(part)
 
 
@@ -129,31 +262,97 @@ def _part_summary(part) -> dict:
     }
 
 
-def _prepare_parts(parts: Path, manifest: dict, output: Path, resume: bool, overwrite: bool):
+def _read_part(path: Path, chunk: list[Record], n_features: int) -> dict | None:
+    """The arrays of a finished part, or None if it is damaged or not of this chunk."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            part = {key: stored[key] for key in _PART_KEYS}
+    except Exception:  # a damaged zip raises any of a dozen types; the chunk is redone
+        return None
+    n = len(part["ids"])
+    kept = set(part["ids"].tolist())
+    expected = [r for r in chunk if r.id in kept]
+    whole = (
+        part["images"].shape == (n, FACE_SIZE, FACE_SIZE)
+        and part["images"].dtype == np.uint8
+        and part["features"].shape == (n, n_features)
+        and part["features"].dtype == np.float32
+        and part["usage"].shape == (n,)
+        and len(part["skipped_ids"]) == len(part["skipped_reasons"]) == len(chunk) - n
+        and part["ids"].tolist() == [r.id for r in expected]
+        and part["labels"].tolist() == [r.label for r in expected]
+    )
+    return part if whole else None
+
+
+def _prepare_parts(
+    parts: Path,
+    manifest: dict,
+    fingerprint: dict,
+    input_path: Path,
+    output: Path,
+    resume: bool,
+    overwrite: bool,
+) -> None:
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output} exists; pass overwrite=True (--overwrite) to replace it")
-    if parts.exists():
-        if resume:
-            try:
-                found = json.loads((parts / _MANIFEST).read_text())
-            except (OSError, ValueError):
-                found = None
-            if found != manifest:
-                raise DataError(
-                    f"{parts} holds a run with other input or settings; start over with "
-                    "overwrite=True (--overwrite)"
-                )
+    if parts.exists() or parts.is_symlink():
+        if resume and parts.is_dir():
+            _check_resumable(parts, manifest, fingerprint, input_path)
+            _remove_stale_temporaries(parts, output)
             return
         if not overwrite:
             raise FileExistsError(
                 f"{parts} holds an interrupted run; pass resume=True (--resume) to continue "
                 "it, or overwrite=True (--overwrite) to start over"
             )
-        shutil.rmtree(parts)
-    parts.mkdir(parents=True)
-    tmp = parts / (_MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, parts / _MANIFEST)
+        try:
+            if parts.is_dir() and not parts.is_symlink():
+                shutil.rmtree(parts)
+            else:
+                parts.unlink()
+        except OSError as error:
+            raise _unwritable(parts, error) from None
+    try:
+        parts.mkdir(parents=True)
+        atomic_write_text(parts / _MANIFEST, json.dumps(manifest, indent=2))
+        atomic_write_text(parts / _FINGERPRINT, json.dumps(fingerprint))
+    except OSError as error:
+        raise _unwritable(parts, error) from None
+    _remove_stale_temporaries(parts, output)
+
+
+def _check_resumable(parts: Path, manifest: dict, fingerprint: dict, input_path: Path) -> None:
+    try:
+        found = json.loads((parts / _MANIFEST).read_text(encoding="utf-8"))
+        stored = json.loads((parts / _FINGERPRINT).read_text(encoding="utf-8"))
+        if not isinstance(found, dict) or not isinstance(stored, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as error:
+        raise DataError(
+            f"{parts}: cannot read the interrupted run's settings ({error}); start over "
+            "with overwrite=True (--overwrite)"
+        ) from None
+    differ = sorted(k for k in manifest.keys() | found.keys() if manifest.get(k) != found.get(k))
+    if differ:
+        what = ", ".join(f"{k} {found.get(k)!r} -> {manifest.get(k)!r}" for k in differ)
+        raise DataError(
+            f"{parts} holds a run with other input or settings ({what}); resume with the "
+            "same ones, or start over with overwrite=True (--overwrite)"
+        )
+    change = _input_change(stored, fingerprint)
+    if change:
+        raise DataError(
+            f"{input_path} changed since the interrupted run: {change}; start over with "
+            "overwrite=True (--overwrite)"
+        )
+
+
+def _remove_stale_temporaries(parts: Path, output: Path) -> None:
+    # a killed run cannot clean up after itself; the names are emonet._io's
+    stale = [*parts.glob(".*.tmp"), *output.parent.glob(f".{glob.escape(output.name)}.*.tmp")]
+    for path in stale:
+        path.unlink(missing_ok=True)
 
 
 def extract_to_file(
@@ -173,10 +372,12 @@ def extract_to_file(
 
     The input is streamed in chunks of ``chunk_size`` faces, processed by ``jobs``
     worker processes; each finished chunk is saved at once beside the output (in
-    ``OUTPUT.parts/``), so an interrupted run continues with ``resume=True`` from the
-    chunks it finished, no row lost or doubled. The output is assembled under a
-    temporary name and renamed at the end. Images that cannot be used are skipped,
-    counted and recorded in the file.
+    ``OUTPUT.parts/``), so an interrupted run, however it was stopped, continues with
+    ``resume=True`` from the chunks it finished, no row lost or doubled. A resume is
+    refused if the settings or the input changed (files added, removed or modified; a
+    CSV of other size or content). The output is assembled under a temporary name and
+    renamed at the end. Images that cannot be used are skipped, counted and recorded in
+    the file.
 
     Parameters
     ----------
@@ -194,7 +395,9 @@ def extract_to_file(
     overwrite : bool, optional
         Replace an existing output (and discard an interrupted run).
     detect_faces : bool, optional
-        For image folders of photos: detect, align and crop the largest face.
+        For image folders of photos: detect, align and crop the largest face of each
+        image (:func:`crop_faces`); images with no face are skipped. Without it each
+        image is taken as a face crop (its centred square, resized).
     skip_unknown_labels : bool, optional
         Leave out label folders that name no FER2013 label instead of failing.
     extractor : FeatureExtractor, optional
@@ -209,10 +412,15 @@ def extract_to_file(
     Raises
     ------
     DataError
-        If the input is missing or malformed (a bad CSV row names its line).
+        If the input is missing, malformed (a bad CSV row names its line) or holds no
+        face, or an interrupted run cannot be resumed (what changed is named).
     FileExistsError
         If the output or an interrupted run exists and neither ``overwrite`` nor
         ``resume`` says what to do.
+    PermissionError
+        If the output's folder cannot be written.
+    concurrent.futures.process.BrokenProcessPool
+        If a worker process died (killed, out of memory); finished chunks are kept.
 
     Examples
     --------
@@ -230,6 +438,7 @@ def extract_to_file(
     extractor = FeatureExtractor() if extractor is None else extractor
     extractor.fit()
     params = extractor.get_params()
+    n_features = extractor.n_features_out
     jobs = default_jobs() if jobs is None else int(jobs)
     if jobs < 1 or chunk_size < 1:
         raise ValueError(f"jobs and chunk_size must be positive, got {jobs} and {chunk_size}")
@@ -238,10 +447,15 @@ def extract_to_file(
         input_path, skip_unknown_labels=skip_unknown_labels
     )
     if kind == "csv":
-        total = _count_csv_rows(input_path)
+        total, fingerprint = _scan_csv(input_path)
+        # the header and the first row are checked before anything is written
+        first = next(records, None)
+        if first is None:
+            raise DataError(f"{input_path}: no data rows; expected one row per face")
+        records = chain([first], records)
     else:
-        records = list(records)
-        total = len(records)
+        records = list(records)  # lists the files; an empty input raises here
+        total, fingerprint = len(records), _fingerprint_files(records)
         records = iter(records)
     manifest = {
         "input": str(input_path.resolve()),
@@ -253,7 +467,7 @@ def extract_to_file(
         "emonet_version": __version__,
     }
     parts = output.with_name(output.name + ".parts")
-    _prepare_parts(parts, manifest, output, resume, overwrite)
+    _prepare_parts(parts, manifest, fingerprint, input_path, output, resume, overwrite)
 
     report = ExtractionReport(output, skipped_label_folders=unknown_folders)
     usage: Counter = Counter()
@@ -267,7 +481,10 @@ def extract_to_file(
     }
     # Parts are the durable record (resume reads them); the output file is appended
     # in input order as parts finish, while the workers run.
-    writer = FeatureFileWriter(output, attrs, extractor.n_features_out)
+    try:
+        writer = FeatureFileWriter(output, attrs, n_features)
+    except OSError as error:
+        raise _unwritable(output, error) from None
     finished: set[int] = set()
     appended = 0
 
@@ -278,30 +495,51 @@ def extract_to_file(
         finished.add(index)
         while appended in finished:
             with np.load(parts / _PART.format(appended)) as part:
-                writer.append(part)
+                try:
+                    writer.append(part)
+                except OSError as error:
+                    raise _unwritable(output, error) from None
             finished.discard(appended)
             appended += 1
 
     bar = tqdm(total=total, unit="face", desc="extracting", disable=not progress, smoothing=0.1)
-    executor = ProcessPoolExecutor(jobs, initializer=_init_worker) if jobs > 1 else None
+    executor = None
+    if jobs > 1:
+        executor = ProcessPoolExecutor(
+            jobs,
+            mp_context=_worker_context(),
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
+        )
     pending: dict[Future, tuple[int, int]] = {}
 
     def collect_finished() -> None:
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
         for future in sorted(done, key=lambda f: pending[f][0]):
             index, size = pending.pop(future)
-            collect(index, future.result())
+            try:
+                summary = future.result()
+            except BrokenProcessPool:
+                raise BrokenProcessPool(
+                    "a worker process died (killed, or out of memory?); the finished "
+                    f"chunks are kept in {parts}: continue with resume=True (--resume)"
+                ) from None
+            collect(index, summary)
             bar.update(size)
 
     try:
         for index, chunk in enumerate(_chunks(records, chunk_size)):
             done_part = parts / _PART.format(index)
             if done_part.exists():
-                with np.load(done_part) as part:
+                part = _read_part(done_part, chunk, n_features)
+                if part is not None:
                     collect(index, _part_summary(part))
-                report.resumed_chunks += 1
-                bar.update(len(chunk))
-            elif executor is None:
+                    report.resumed_chunks += 1
+                    bar.update(len(chunk))
+                    continue
+                done_part.unlink()
+                report.redone_chunks += 1
+            if executor is None:
                 collect(index, _extract_chunk(index, chunk, str(parts), params, detect_faces))
                 bar.update(len(chunk))
             else:
@@ -314,9 +552,14 @@ def extract_to_file(
                 pending[future] = (index, len(chunk))
         while pending:
             collect_finished()
-        writer.close()
+        try:
+            writer.close()
+        except OSError as error:
+            raise _unwritable(output, error) from None
     except BaseException:
         writer.abort()
+        if executor is not None:
+            _stop_workers(executor)
         raise
     finally:
         bar.close()

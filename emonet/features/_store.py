@@ -6,7 +6,7 @@ Layout (every dataset has N rows, one per face, in input order)::
     features  (N, 2728)   float32  landmarks x0, y0, ..., x67, y67, then the HOG
     labels    (N,)        int64    FER2013 label index, -1 when unknown
     usage     (N,)        str      Training / PublicTest / PrivateTest, or ""
-    ids       (N,)        str      stable face ids (file stem, or CSV data row)
+    ids       (N,)        str      unique face ids (path below the input, or CSV data row)
     skipped_ids, skipped_reasons (K,) str   inputs left out, and why
 
 Attributes record the format, the emonet version, the label names, the HOG
@@ -15,6 +15,7 @@ parameters and the input.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -25,7 +26,8 @@ import h5py
 import numpy as np
 
 from emonet._constants import FACE_SIZE, LABELS, LANDMARK_FEATURES, NUM_LANDMARKS
-from emonet.data._dataset import check_usages
+from emonet._io import atomic_path
+from emonet.data import check_usages
 
 FORMAT_NAME = "emonet-features"
 FORMAT_VERSION = 1
@@ -136,6 +138,7 @@ def load_features(path: str | os.PathLike, usage: str | list[str] | None = None)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such features file")
+    wanted = None if usage is None else check_usages(usage)
     try:
         file = h5py.File(path, "r")
     except OSError as error:
@@ -145,25 +148,36 @@ def load_features(path: str | os.PathLike, usage: str | list[str] | None = None)
             raise ValueError(
                 f"{path}: not an emonet features file; create one with emonet-extract-features"
             )
-        attrs = {k: _attr_value(v) for k, v in file.attrs.items()}
-        usage_all = file["usage"].asstr()[:]
-        rows = (
-            slice(None)
-            if usage is None
-            else np.isin(usage_all, [usage] if isinstance(usage, str) else list(usage))
-        )
-        skipped = list(
-            zip(file["skipped_ids"].asstr()[:], file["skipped_reasons"].asstr()[:], strict=True)
-        )
-        return FeatureSet(
-            images=file["images"][rows] if usage is None else file["images"][:][rows],
-            features=file["features"][rows] if usage is None else file["features"][:][rows],
-            labels=file["labels"][:][rows],
-            usage=usage_all[rows].astype(str),
-            ids=file["ids"].asstr()[:][rows].astype(str),
-            attrs=attrs,
-            skipped=skipped,
-        )
+        try:
+            return _read_features(file, wanted)
+        except (KeyError, OSError, TypeError, ValueError) as error:
+            # a truncated or edited file: one line naming it, not h5py's traceback
+            raise ValueError(
+                f"{path}: damaged emonet features file ({error}); extract it again"
+            ) from None
+
+
+def _read_features(file: h5py.File, usage: list[str] | None) -> FeatureSet:
+    attrs = {k: _attr_value(v) for k, v in file.attrs.items()}
+    usage_all = file["usage"].asstr()[:]
+    rows = slice(None) if usage is None else np.isin(usage_all, usage)
+    skipped = list(
+        zip(file["skipped_ids"].asstr()[:], file["skipped_reasons"].asstr()[:], strict=True)
+    )
+    features = FeatureSet(
+        images=file["images"][rows] if usage is None else file["images"][:][rows],
+        features=file["features"][rows] if usage is None else file["features"][:][rows],
+        labels=file["labels"][:][rows],
+        usage=usage_all[rows].astype(str),
+        ids=file["ids"].asstr()[:][rows].astype(str),
+        attrs=attrs,
+        skipped=skipped,
+    )
+    n = len(features.features)
+    for name in ("images", "labels", "usage", "ids"):
+        if len(getattr(features, name)) != n:
+            raise ValueError(f"{len(getattr(features, name))} {name} for {n} feature rows")
+    return features
 
 
 def _attr_value(value):
@@ -180,8 +194,10 @@ def _attr_value(value):
 class FeatureFileWriter:
     """Append parts to a new features file; it appears under its name only when closed.
 
-    Rows are written under ``PATH.tmp`` as they come, so memory stays at one part;
-    :meth:`close` adds the skipped inputs and renames the file to ``PATH``.
+    Rows are written to a hidden temporary file beside ``path`` as they come, so memory
+    stays at one part; :meth:`close` adds the skipped inputs and moves the file onto
+    ``path`` (:func:`emonet._io.atomic_path`). On :meth:`abort`, or if opening fails,
+    the temporary file is removed: only a killed process leaves one behind.
 
     Parameters
     ----------
@@ -201,9 +217,17 @@ class FeatureFileWriter:
     def __init__(self, path: str | os.PathLike, attrs: Mapping[str, object], n_features: int):
         self.path = Path(path)
         self.n_rows = 0
-        self._tmp = self.path.with_name(self.path.name + ".tmp")
         self._skipped: list[tuple[str, str]] = []
-        self._file = h5py.File(self._tmp, "w")
+        self._stack = contextlib.ExitStack()
+        try:
+            self._tmp = self._stack.enter_context(atomic_path(self.path))
+            self._file = self._stack.enter_context(h5py.File(self._tmp, "w"))
+            self._start(attrs, n_features)
+        except BaseException:
+            self._stack.close()  # closes the file, then removes the temporary one
+            raise
+
+    def _start(self, attrs: Mapping[str, object], n_features: int) -> None:
         self._file.attrs["format"] = FORMAT_NAME
         self._file.attrs["format_version"] = FORMAT_VERSION
         self._file.attrs["label_names"] = json.dumps(list(LABELS))
@@ -238,18 +262,22 @@ class FeatureFileWriter:
 
     def close(self) -> None:
         """Finish the file and give it its name."""
-        ids, reasons = zip(*self._skipped, strict=True) if self._skipped else ((), ())
-        self._file.create_dataset("skipped_ids", data=np.array(ids, dtype=object), dtype=_STR)
-        self._file.create_dataset(
-            "skipped_reasons", data=np.array(reasons, dtype=object), dtype=_STR
-        )
-        self._file.close()
-        os.replace(self._tmp, self.path)
+        try:
+            ids, reasons = zip(*self._skipped, strict=True) if self._skipped else ((), ())
+            self._file.create_dataset("skipped_ids", data=np.array(ids, dtype=object), dtype=_STR)
+            self._file.create_dataset(
+                "skipped_reasons", data=np.array(reasons, dtype=object), dtype=_STR
+            )
+        except BaseException:
+            self.abort()
+            raise
+        self._stack.close()  # closes the file, then moves it onto self.path
 
     def abort(self) -> None:
         """Drop the unfinished file."""
-        self._file.close()
-        self._tmp.unlink(missing_ok=True)
+        # an exception passed to the stack makes atomic_path remove, not move, the file
+        with contextlib.suppress(_Aborted):
+            self._stack.__exit__(_Aborted, _Aborted(), None)
 
     def __enter__(self) -> FeatureFileWriter:
         return self
@@ -261,7 +289,11 @@ class FeatureFileWriter:
             self.abort()
 
 
-def write_features(
+class _Aborted(Exception):
+    """Raised into the writer's context stack to drop the temporary file."""
+
+
+def save_features(
     path: str | os.PathLike,
     parts: Iterable[Mapping[str, np.ndarray]],
     attrs: Mapping[str, object],
@@ -292,7 +324,7 @@ def write_features(
 
     Examples
     --------
-    >>> write_features("faces.h5", [part], {"source": "mine"}, 2728)  # doctest: +SKIP
+    >>> save_features("faces.h5", [part], {"source": "mine"}, 2728)  # doctest: +SKIP
     """
     with FeatureFileWriter(path, attrs, n_features) as writer:
         for part in parts:

@@ -5,9 +5,11 @@ HOG values; both are concatenated into a dense head and a softmax over the 7 lab
 Backbones come from one registry (:func:`list_backbones`): the paper's
 ``inception_resnet_v2`` and ``resnet50``, and ``compact``, a network that trains on a
 small CPU. :func:`train` runs the paper's two-phase schedule (or the CPU recipe) from a
-features file; :func:`predict` and :func:`evaluate_predictions` score a trained model.
+features file; :func:`predict_proba` (a feature set) or :func:`predict_faces` (face crops)
+and :func:`evaluate_predictions` score a trained model.
 """
 
+from emonet._plotting import plot_confusion_matrix
 from emonet.models._augment import (
     AUGMENT_MODES,
     FLIP_PERMUTATION,
@@ -29,30 +31,32 @@ from emonet.models._backbones import (
 )
 from emonet.models._data import balanced_class_weights, make_dataset
 from emonet.models._diagram import plot_architecture
+from emonet.models._distribute import STRATEGIES, make_strategy
 from emonet.models._evaluate import (
     Evaluation,
     evaluate_predictions,
-    plot_confusion_matrix,
-    predict,
+    predict_faces,
+    predict_proba,
 )
 from emonet.models._fusion import (
     PAPER_VARIANTS,
     VARIANTS,
     ModelConfig,
     build_model,
-    load_model,
     variant_config,
 )
+from emonet.models._history import plot_history
 from emonet.models._layers import BackbonePreprocessing, FusedBatchNormalization, GrayToRGB
-from emonet.models._train import (
-    RECIPES,
-    STRATEGIES,
-    TrainingConfig,
-    TrainingResult,
-    make_strategy,
-    plot_history,
-    train,
+from emonet.models._recipes import RECIPES, TrainingConfig
+from emonet.models._saving import (
+    ModelInfo,
+    check_feature_settings,
+    feature_settings,
+    load_model,
+    read_model_info,
+    save_model,
 )
+from emonet.models._train import TrainingResult, train
 
 __all__ = [
     "AUGMENT_MODES",
@@ -68,6 +72,7 @@ __all__ = [
     "FusedBatchNormalization",
     "GrayToRGB",
     "ModelConfig",
+    "ModelInfo",
     "TrainingConfig",
     "TrainingResult",
     "WeightsError",
@@ -75,7 +80,9 @@ __all__ = [
     "balanced_class_weights",
     "build_backbone",
     "build_model",
+    "check_feature_settings",
     "evaluate_predictions",
+    "feature_settings",
     "get_backbone",
     "list_backbones",
     "load_backbone_weights",
@@ -86,9 +93,12 @@ __all__ = [
     "plot_architecture",
     "plot_confusion_matrix",
     "plot_history",
-    "predict",
+    "predict_faces",
+    "predict_proba",
     "random_affine",
+    "read_model_info",
     "register_backbone",
+    "save_model",
     "train",
     "transform_landmarks",
     "variant_config",

@@ -16,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from emonet._choices import AUGMENT_MODES
 from emonet._constants import FACE_SIZE, LANDMARK_FEATURES, NUM_LANDMARKS
 from emonet.features import sliding_hog
 from emonet.models._config import config_from_dict
@@ -31,9 +32,9 @@ __all__ = [
     "warp_faces",
 ]
 
-#: ``full``: warp faces, move landmarks, recompute HOG; ``image``: warp faces and move
-#: landmarks, keep the HOG of the original face (cheaper); ``none``: no augmentation.
-AUGMENT_MODES: tuple[str, ...] = ("full", "image", "none")
+# AUGMENT_MODES (from emonet._choices): ``full``: warp faces, move landmarks, recompute
+# HOG; ``image``: warp faces and move landmarks, keep the HOG of the original face
+# (cheaper); ``none``: no augmentation.
 
 
 def _flip_permutation() -> np.ndarray:
@@ -275,7 +276,7 @@ def mirror_batch(
     The landmarks are mirrored and renumbered by :data:`FLIP_PERMUTATION`, and the HOG is
     computed again on the mirrored faces, so the result is what extraction gives for the
     mirrored face, up to the landmark detector's own asymmetry. Test-time augmentation
-    (``predict(..., tta=True)``) averages a model's output on a face and on its mirror.
+    (``predict_proba(..., tta=True)``) averages a model's output on a face and on its mirror.
 
     Parameters
     ----------

@@ -94,6 +94,23 @@ def register_backbone(spec: BackboneSpec) -> BackboneSpec:
     -------
     BackboneSpec
         ``spec``, for use as ``SPEC = register_backbone(BackboneSpec(...))``.
+
+    Examples
+    --------
+    A backbone is a builder from ``(input_size, weights, **options)`` to a Keras model
+    from the (preprocessed) face to a pooled vector:
+
+    >>> import keras
+    >>> from emonet.models import BackboneSpec, build_model, register_backbone
+    >>> def tiny(size, weights, width=8):
+    ...     face = keras.Input((size, size, 1))
+    ...     x = keras.layers.Conv2D(width, 3, strides=2, activation="relu")(face)
+    ...     return keras.Model(face, keras.layers.GlobalAveragePooling2D()(x))
+    >>> spec = BackboneSpec("tiny", tiny, default_input_size=48, min_input_size=8,
+    ...                     channels=1, preprocessing="unit", options={"width": 8})
+    >>> register_backbone(spec)  # doctest: +SKIP
+    >>> build_model("tiny", use_features=False).output_shape  # doctest: +SKIP
+    (None, 7)
     """
     _REGISTRY[spec.name] = spec
     return spec

@@ -8,6 +8,8 @@ from pathlib import Path
 import keras
 
 from emonet._constants import FACE_SIZE, FEATURE_SIZE, HOG_FEATURES, LANDMARK_FEATURES
+from emonet._io import atomic_path
+from emonet._plotting import new_figure, save_figure
 from emonet.models._backbones import get_backbone
 from emonet.models._fusion import ModelConfig
 
@@ -18,7 +20,8 @@ def plot_architecture(
     model: keras.Model | ModelConfig, path: str | os.PathLike[str], *, use_keras: bool = True
 ) -> Path:
     """Draw the network: Keras' ``plot_model`` when pydot and Graphviz are installed,
-    else a block diagram of the two branches with matplotlib.
+    else a block diagram of the two branches with matplotlib (without pyplot: the
+    user's backend and open figures are left alone).
 
     Parameters
     ----------
@@ -36,14 +39,19 @@ def plot_architecture(
 
     Examples
     --------
+    >>> import tempfile
     >>> from emonet.models import plot_architecture, variant_config
-    >>> plot_architecture(variant_config("resnet50_features"), "arch.png")  # doctest: +SKIP
+    >>> path = tempfile.mkdtemp() + "/arch.png"
+    >>> plot_architecture(variant_config("resnet50_features"), path).name
+    'arch.png'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if use_keras and isinstance(model, keras.Model):
         try:
-            keras.utils.plot_model(model, to_file=str(path), show_shapes=True, expand_nested=False)
+            with atomic_path(path, ".png") as tmp:
+                keras.utils.plot_model(
+                    model, to_file=str(tmp), show_shapes=True, expand_nested=False
+                )
             return path
         except (ImportError, OSError):
             pass  # no pydot or Graphviz: draw the blocks ourselves
@@ -77,10 +85,6 @@ def _config_of(model: keras.Model) -> ModelConfig:
 
 
 def _draw_blocks(config: ModelConfig, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
     spec = get_backbone(config.backbone)
@@ -115,7 +119,8 @@ def _draw_blocks(config: ModelConfig, path: Path) -> Path:
     head_steps.append((f"{last}Dense {config.num_classes}, softmax (float32)", "#e6550d"))
 
     rows = max(len(face_steps), len(feature_steps))
-    figure, axis = plt.subplots(figsize=(9, 1.1 * (rows + len(head_steps)) + 0.6))
+    figure = new_figure((9, 1.1 * (rows + len(head_steps)) + 0.6), dpi=110)
+    axis = figure.add_subplot()
     axis.set_xlim(0, 10)
     total = rows + len(head_steps)
     axis.set_ylim(0.3, total + 0.3)
@@ -174,7 +179,4 @@ def _draw_blocks(config: ModelConfig, path: Path) -> Path:
         + (" + dense branch on the features" if config.use_features else ""),
         fontsize=10,
     )
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

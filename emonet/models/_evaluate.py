@@ -1,36 +1,46 @@
 """Predictions of a trained model, and how good they are: accuracy, per-class scores,
-the confusion matrix."""
+the confusion matrix (drawn by :func:`emonet._plotting.plot_confusion_matrix`)."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix
 
-from emonet._constants import LABELS, NUM_CLASSES
-from emonet.features import FeatureSet
+from emonet._constants import FACE_SIZE, FEATURE_SIZE, LABELS, NUM_CLASSES
+from emonet.features import FeatureExtractor, FeatureSet
 from emonet.models._augment import mirror_batch
-from emonet.models._data import make_dataset
-from emonet.models._fusion import FEATURES_INPUT, model_inputs
+from emonet.models._fusion import FACE_INPUT, FEATURES_INPUT, model_inputs
+from emonet.models._saving import ModelInfo, check_feature_settings
 
-__all__ = ["Evaluation", "evaluate_predictions", "plot_confusion_matrix", "predict"]
+__all__ = ["Evaluation", "evaluate_predictions", "predict_faces", "predict_proba"]
 
 
-def predict(
-    model: keras.Model, data: FeatureSet, batch_size: int = 256, tta: bool = False
+def predict_faces(
+    model: keras.Model,
+    images: np.ndarray,
+    features: np.ndarray | None = None,
+    batch_size: int = 256,
+    tta: bool = False,
 ) -> np.ndarray:
-    """Class probabilities of every face of a feature set.
+    """Class probabilities of 48x48 faces, with their features if the model reads them.
+
+    The function a recognizer calls on the faces it cropped: the features are computed
+    here when the model needs them and none are given.
 
     Parameters
     ----------
     model : keras.Model
         A model of :func:`build_model` (or loaded by :func:`load_model`).
-    data : FeatureSet
-        Faces, and features when the model takes them.
+    images : (N, 48, 48) uint8 array_like
+        Grayscale faces, as :func:`emonet.features.crop_faces` gives them (a trailing
+        channel axis of 1 is accepted).
+    features : (N, 2728) float array_like, optional
+        Landmarks then HOG of each face (:class:`~emonet.features.FeatureExtractor`).
+        Ignored by a model without features; for one with features, computed here when
+        ``None``, with the settings recorded in a model of :func:`load_model`.
     batch_size : int, default=256
     tta : bool, default=False
         Test-time augmentation: average the probabilities of each face and of its mirror
@@ -39,33 +49,144 @@ def predict(
 
     Returns
     -------
-    (N, 7) float32
+    (N, 7) ndarray of float32
+        Rows sum to 1; no rows for no faces.
+
+    Raises
+    ------
+    ValueError
+        If the faces are not (N, 48, 48) uint8, or the features have another number of
+        rows than the faces or another width than the model reads.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emonet.models import build_model, predict_faces
+    >>> model = build_model("compact", use_features=False,
+    ...                     backbone_options={"widths": [4], "convs_per_block": 1})
+    >>> faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    >>> probabilities = predict_faces(model, faces, tta=True)
+    >>> probabilities.shape, bool(np.allclose(probabilities.sum(axis=1), 1, atol=1e-5))
+    ((3, 7), True)
+    """
+    images = _check_faces(images)
+    width = _feature_width(model)
+    if len(images) == 0:
+        return np.zeros((0, _num_outputs(model)), dtype=np.float32)
+    if width is None:
+        features = None
+    elif features is None:
+        features = _extractor_of(model).transform(images)
+    else:
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 2 or len(features) != len(images) or features.shape[1] != width:
+            raise ValueError(
+                f"features: expected one row of {width} values per face, shape "
+                f"({len(images)}, {width}), got {features.shape}"
+            )
+
+    def run(faces: np.ndarray, vectors: np.ndarray | None) -> np.ndarray:
+        out = np.empty((len(faces), _num_outputs(model)), dtype=np.float32)
+        for start in range(0, len(faces), batch_size):
+            stop = start + batch_size
+            # uint8 faces in memory, cast batch by batch: a float copy of every face would
+            # take four times the memory
+            inputs = {FACE_INPUT: faces[start:stop, :, :, None].astype(np.float32)}
+            if vectors is not None:
+                inputs[FEATURES_INPUT] = np.asarray(vectors[start:stop], dtype=np.float32)
+            # a direct call: model.predict costs 100+ ms a call to set up, which one photo
+            # or one video frame cannot afford; and it works under every Keras backend
+            out[start:stop] = keras.ops.convert_to_numpy(model(inputs, training=False))
+        return out
+
+    probabilities = run(images, features)
+    if tta:
+        probabilities = (probabilities + run(*mirror_batch(images, features))) / 2
+    return probabilities
+
+
+def predict_proba(
+    model: keras.Model, data: FeatureSet, batch_size: int = 256, tta: bool = False
+) -> np.ndarray:
+    """Class probabilities of every face of a feature set.
+
+    Named as scikit-learn names it: ``predict`` gives labels (the ensembles'),
+    ``predict_proba`` probabilities.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A model of :func:`build_model` (or loaded by :func:`load_model`).
+    data : FeatureSet
+        Faces, and features when the model takes them. For a model of
+        :func:`load_model`, features made with other HOG settings than it was trained
+        on are refused (:func:`check_feature_settings`).
+    batch_size : int, default=256
+    tta : bool, default=False
+        Test-time augmentation: average the probabilities of each face and of its mirror
+        image (:func:`predict_faces`).
+
+    Returns
+    -------
+    (N, 7) ndarray of float32
         Rows sum to 1.
 
     Examples
     --------
     >>> from emonet.features import load_features
-    >>> from emonet.models import load_model, predict
+    >>> from emonet.models import load_model, predict_proba
     >>> model = load_model("runs/compact_features/model.keras")  # doctest: +SKIP
-    >>> predict(model, load_features("fer2013.h5", usage="PublicTest")).shape  # doctest: +SKIP
+    >>> data = load_features("fer2013.h5", usage="PublicTest")  # doctest: +SKIP
+    >>> predict_proba(model, data).shape  # doctest: +SKIP
     (3589, 7)
     """
-    use_features = FEATURES_INPUT in model_inputs(model)
+    uses_features = _feature_width(model) is not None
+    if uses_features and isinstance(getattr(model, "emonet_info", None), ModelInfo):
+        check_feature_settings(model, data)
+    return predict_faces(
+        model,
+        data.images,
+        data.features if uses_features else None,
+        batch_size=batch_size,
+        tta=tta,
+    )
 
-    def run(faces: FeatureSet) -> np.ndarray:
-        dataset = make_dataset(
-            faces, use_features=use_features, batch_size=batch_size, labels=False
-        )
-        return np.asarray(model.predict(dataset, verbose=0), dtype=np.float32)
 
-    probabilities = run(data)
-    if tta:
-        images, features = mirror_batch(data.images, data.features if use_features else None)
-        mirrored = replace(
-            data, images=images, features=data.features if features is None else features
+def _check_faces(images: np.ndarray) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or images.shape[1:] != (FACE_SIZE, FACE_SIZE):
+        raise ValueError(
+            f"expected {FACE_SIZE}x{FACE_SIZE} grayscale faces, shape (N, {FACE_SIZE}, "
+            f"{FACE_SIZE}), got {images.shape}; crop photos with emonet.features.crop_faces"
         )
-        probabilities = (probabilities + run(mirrored)) / 2
-    return probabilities
+    if images.dtype != np.uint8:
+        raise ValueError(f"expected uint8 faces (0-255), got dtype {images.dtype}")
+    return images
+
+
+def _feature_width(model: keras.Model) -> int | None:
+    """Width of the model's features input; ``None`` if it reads none."""
+    if FEATURES_INPUT not in model_inputs(model):
+        return None
+    inputs = model.inputs if isinstance(model.inputs, list) else [model.inputs]
+    for tensor in inputs:
+        if tensor.name.split(":")[0] == FEATURES_INPUT:
+            return int(tensor.shape[-1])
+    return FEATURE_SIZE
+
+
+def _num_outputs(model: keras.Model) -> int:
+    return int(model.outputs[0].shape[-1])
+
+
+def _extractor_of(model: keras.Model) -> FeatureExtractor:
+    # the settings the model was trained with, when its file records them
+    info = getattr(model, "emonet_info", None)
+    settings = getattr(info, "feature_settings", None) or {}
+    parameters = FeatureExtractor().get_params()
+    return FeatureExtractor(**{k: v for k, v in settings.items() if k in parameters})
 
 
 @dataclass
@@ -146,55 +267,3 @@ def evaluate_predictions(probabilities: np.ndarray, labels: np.ndarray) -> Evalu
         text=text,
         n_faces=int(known.sum()),
     )
-
-
-def plot_confusion_matrix(
-    confusion: np.ndarray, path: str | os.PathLike[str], title: str = ""
-) -> Path:
-    """Draw a confusion matrix (counts, and row-normalised colours) into a PNG.
-
-    Parameters
-    ----------
-    confusion : (7, 7) array
-        Rows true labels, columns predicted labels.
-    path : str or path-like
-        The PNG to write.
-    title : str, optional
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    confusion = np.asarray(confusion)
-    rates = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-    figure, axis = plt.subplots(figsize=(7, 6))
-    image = axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    for i in range(confusion.shape[0]):
-        for j in range(confusion.shape[1]):
-            axis.text(
-                j,
-                i,
-                f"{confusion[i, j]}\n{rates[i, j]:.0%}",
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="white" if rates[i, j] > 0.5 else "black",
-            )
-    axis.set_xticks(range(len(LABELS)), LABELS, rotation=45, ha="right")
-    axis.set_yticks(range(len(LABELS)), LABELS)
-    axis.set_xlabel("predicted")
-    axis.set_ylabel("true")
-    accuracy = np.trace(confusion) / max(confusion.sum(), 1)
-    axis.set_title((title + "  " if title else "") + f"accuracy {accuracy:.1%}")
-    figure.colorbar(image, ax=axis, fraction=0.046, label="share of the true label")
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path

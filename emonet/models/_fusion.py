@@ -30,7 +30,6 @@ __all__ = [
     "VARIANTS",
     "ModelConfig",
     "build_model",
-    "load_model",
     "variant_config",
 ]
 
@@ -361,34 +360,6 @@ def feature_normalization(model: keras.Model) -> keras.layers.Normalization | No
         return model.get_layer("feature_normalization")
     except ValueError:
         return None
-
-
-def load_model(path: str | os.PathLike[str]) -> keras.Model:
-    """Load a model saved by :func:`emonet.models.train` (``.keras``), in safe mode.
-
-    Parameters
-    ----------
-    path : str or path-like
-
-    Returns
-    -------
-    keras.Model
-
-    Raises
-    ------
-    FileNotFoundError
-        If the file does not exist.
-    ValueError
-        If it is not a ``.keras`` model file.
-    """
-    from pathlib import Path
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such model file")
-    if path.suffix != ".keras":
-        raise ValueError(f"{path}: expected a .keras model file written by emonet-train")
-    return keras.saving.load_model(path, compile=False, safe_mode=True)
 
 
 def model_inputs(model: keras.Model) -> Sequence[str]:

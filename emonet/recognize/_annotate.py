@@ -88,19 +88,21 @@ def _draw_bars(canvas: np.ndarray, face: Face, x: int, bottom: int) -> None:
     """Seven small vertical bars, one per label, below or beside the box."""
     left, top, right, _ = face.box
     side = max(right - left, 1)
-    bar_w = max(2, side // 14)
-    bar_h = max(10, side // 3)
+    bar_w = max(3, side // 10)
+    bar_h = max(12, side // 2)
     height, width = canvas.shape[:2]
     x0 = min(max(x, 0), max(width - 7 * bar_w - 1, 0))
     y0 = min(bottom, height - 1)
+    # a dark backdrop, so the bars read on any photo
+    backdrop = canvas[max(y0 - bar_h, 0) : y0 + 1, x0 : x0 + 7 * bar_w]
+    backdrop[:] = (backdrop * 0.35 + 20).astype(np.uint8)
     for i, name in enumerate(LABELS):
         value = face.probabilities[name]
         x_left = x0 + i * bar_w
         top_y = int(round(y0 - value * bar_h))
-        cv2.rectangle(canvas, (x_left, y0 - bar_h), (x_left + bar_w - 1, y0), (40, 40, 40), 1)
         if value > 0.005:
             cv2.rectangle(
-                canvas, (x_left, top_y), (x_left + bar_w - 1, y0), LABEL_COLOURS[name], -1
+                canvas, (x_left + 1, top_y), (x_left + bar_w - 2, y0), LABEL_COLOURS[name], -1
             )
 
 

@@ -1,15 +1,18 @@
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from emonet import LABELS
 from emonet.cli.extract_features import main
-from emonet.features import FeatureExtractor, load_features
+from emonet.features import FeatureExtractor, _pipeline, extract_to_file, load_features
 from tests.conftest import write_fer2013_csv
 
 
@@ -20,6 +23,27 @@ def _cli(*args, timeout=300):
         text=True,
         timeout=timeout,
     )
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _empty_fer2013_layout(folder):
+    for split in ("train", "val"):
+        for label in LABELS:
+            (folder / "fer" / split / label).mkdir(parents=True)
+    return folder / "fer"
+
+
+def _one_error_line(result, *fragments):
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("emonet-extract-features: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
 
 
 def test_csv_to_features_file_with_two_workers(tmp_path, fer_csv, val_faces, capsys):
@@ -64,20 +88,49 @@ def test_folder_with_bad_images_skips_counts_and_records_them(tmp_path, val_file
             "line 2: expected 2304 pixel values, got 3",
         ),
         (lambda d: _write(d / "f.txt", "hello"), "expected a fer2013.csv file or a folder"),
+        (lambda d: _write(d / "f.csv", "emotion,pixels,Usage\n"), "no data rows"),
+        (lambda d: _write(d / "f.csv", "emotion,pixels,Usage\n\u0663,0,Training\n"), "line 2:"),
+        (_empty_fer2013_layout, "no images found in the FER2013 layout"),
     ],
 )
 def test_unusable_input_exits_non_zero_with_one_clear_line(tmp_path, make_input, message):
     result = _cli(make_input(tmp_path), "-o", tmp_path / "out.h5", "-q")
     assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr
-    assert lines[0].startswith("emonet-extract-features: error:") and message in lines[0]
-    assert not (tmp_path / "out.h5").exists()
+    _one_error_line(result, message)
+    assert not (tmp_path / "out.h5").exists() and not (tmp_path / "out.h5.parts").exists()
 
 
-def _write(path, text):
-    path.write_text(text)
-    return path
+@pytest.fixture
+def unwritable(tmp_path):
+    """A folder this process cannot create files in (a read-only mode; /sys for root)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        (folder / "probe").touch()
+    except PermissionError:
+        yield folder
+    else:  # root ignores modes; sysfs refuses new entries even to root
+        (folder / "probe").unlink()
+        try:
+            (Path("/sys") / "emonet-probe").mkdir()
+        except OSError:
+            yield Path("/sys")
+        else:
+            (Path("/sys") / "emonet-probe").rmdir()
+            pytest.skip("no folder here refuses this process's writes")
+    folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("where", ["read-only folder", "below a file"])
+def test_unwritable_output_is_one_line(tmp_path, fer_csv, unwritable, where):
+    if where == "below a file":
+        out = _write(tmp_path / "a-file", "x") / "faces.h5"
+    else:
+        out = unwritable / "emonet-test" / "faces.h5"
+    result = _cli(fer_csv, "-o", out, "-q", "-j", "1")
+    assert result.returncode in (1, 2)
+    _one_error_line(result, "faces.h5.parts")
 
 
 def test_existing_output_needs_overwrite(tmp_path, fer_csv):
@@ -87,44 +140,148 @@ def test_existing_output_needs_overwrite(tmp_path, fer_csv):
     assert out.read_bytes() == b"old"
 
 
-def test_killed_run_resumes_to_the_same_file(tmp_path, val_faces):
-    images, labels = val_faces
-    # 840 real faces in chunks of 20: long enough to be killed part-way
-    reps = 3
-    csv_path = write_fer2013_csv(
-        tmp_path / "big.csv",
-        np.tile(images, (reps, 1, 1)),
-        np.tile(labels, reps),
-        ["Training"] * (reps * len(images)),
-    )
-    args = [csv_path, "--jobs", "2", "--chunk-size", "20", "-q"]
-    killed = tmp_path / "killed.h5"
-    parts = tmp_path / "killed.h5.parts"
+# Run the command with the chunks from GATE on held forever in the workers: whenever
+# the run is killed, it has finished exactly GATE chunks and is still going.
+_GATED_RUN = """
+import sys, time
+import emonet.features._pipeline as pipeline
+
+extract_chunk = pipeline._extract_chunk
+
+def gated(index, *args):
+    while index >= GATE:
+        time.sleep(60)
+    return extract_chunk(index, *args)
+
+pipeline._extract_chunk = gated
+from emonet.cli.extract_features import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _running(pid: int) -> bool:
+    """Alive, not a zombie: a zombie holds no file and no lock."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_until(condition, what, seconds=300):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what} after {seconds} s"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def kill_input(tmp_path_factory, val_faces):
+    """240 real faces in a CSV, and the file an uninterrupted run makes of them."""
+    folder = tmp_path_factory.mktemp("kill")
+    images, labels = val_faces[0][:240], val_faces[1][:240]
+    source = write_fer2013_csv(folder / "faces.csv", images, labels, ["Training"] * 240)
+    straight = folder / "straight.h5"
+    extract_to_file(source, straight, jobs=1, chunk_size=20, progress=False)
+    return source, load_features(straight)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_killed_run_leaves_no_worker_and_resumes_to_the_same_file(tmp_path, kill_input, how):
+    source, straight = kill_input
+    out = tmp_path / "faces.h5"
+    parts = tmp_path / "faces.h5.parts"
+    args = [source, "-o", out, "--jobs", "2", "--chunk-size", "20", "-q"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "emonet.cli.extract_features", *map(str, args), "-o", str(killed)],
+        [sys.executable, "-c", _GATED_RUN.replace("GATE", "4"), *map(str, args)],
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 120
-    while len(list(parts.glob("chunk_*.npz"))) < 4 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGKILL)  # the workers die with it
-    process.wait()
-    done = len(list(parts.glob("chunk_*.npz")))
-    assert 4 <= done < reps * len(images) // 20 and not killed.exists()
+    try:
+        _wait_until(lambda: len(list(parts.glob("chunk_*.npz"))) == 4, "4 finished chunks")
+        workers = _children(process.pid)
+        assert len(workers) >= 2 and process.poll() is None
+        process.send_signal(how)  # the command alone: its workers must follow by themselves
+        stderr = process.communicate(timeout=300)[1]
+        _wait_until(lambda: not any(_running(w) for w in workers), "the workers to end", 60)
+    finally:
+        if process.poll() is None or any(_running(w) for w in _children(process.pid)):
+            os.killpg(process.pid, signal.SIGKILL)  # only if the test already failed
+    assert len(list(parts.glob("chunk_*.npz"))) == 4 and not out.exists()
+    temporaries = list(tmp_path.glob(".faces.h5.*.tmp"))
+    if how == signal.SIGTERM:  # stopped as by Ctrl-C: cleaned up, said so
+        assert (
+            process.returncode == 130 and stderr.strip() == "emonet-extract-features: interrupted"
+        )
+        assert temporaries == []
+    else:  # nothing could clean up; the next run will
+        assert process.returncode == -signal.SIGKILL and len(temporaries) == 1
 
-    again = _cli(*args, "-o", killed)
-    assert again.returncode == 2 and "--resume" in again.stderr
-    resumed = _cli(*args, "-o", killed, "--resume")
+    _one_error_line(_cli(*args), "--resume", "--overwrite")
+    resumed = _cli(*args, "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    assert "resumed" in resumed.stdout
+    assert "240 faces" in resumed.stdout and "4 chunk(s) resumed" in resumed.stdout
+    loaded = load_features(out)
+    np.testing.assert_array_equal(loaded.features, straight.features)
+    np.testing.assert_array_equal(loaded.images, straight.images)
+    assert loaded.ids.tolist() == straight.ids.tolist() == [str(i) for i in range(240)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces.h5"]
 
-    straight = tmp_path / "straight.h5"
-    assert _cli(*args, "-o", straight).returncode == 0
-    a, b = load_features(killed), load_features(straight)
-    assert len(a) == len(b) == reps * len(images)
-    np.testing.assert_array_equal(a.features, b.features)
-    np.testing.assert_array_equal(a.images, b.images)
-    assert a.ids.tolist() == b.ids.tolist() == [str(i) for i in range(len(b))]
+
+def test_resume_of_changed_input_is_one_line(tmp_path, val_files, monkeypatch, capsys):
+    root = tmp_path / "faces"
+    for path, label in val_files[::20]:
+        (root / LABELS[label]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, root / LABELS[label] / path.name)
+    out = tmp_path / "faces.h5"
+    args = [str(root), "-o", str(out), "-j", "1", "--chunk-size", "4", "-q"]
+    extract_chunk = _pipeline._extract_chunk
+
+    def ctrl_c_at_chunk_2(index, *rest):
+        if index == 2:
+            raise KeyboardInterrupt
+        return extract_chunk(index, *rest)
+
+    monkeypatch.setattr(_pipeline, "_extract_chunk", ctrl_c_at_chunk_2)
+    assert main(args) == 130
+    assert capsys.readouterr().err.strip() == "emonet-extract-features: interrupted"
+    monkeypatch.undo()
+    (root / "happy" / "extra.jpg").write_bytes(val_files[0][0].read_bytes())
+    _one_error_line(
+        _cli(*args, "--resume"),
+        "changed since the interrupted run",
+        "1 file(s) added (happy/extra.jpg)",
+    )
+    _one_error_line(_cli(*args, "--resume", "--chunk-size", "5"), "chunk_size 4 -> 5")
+    assert main([*args, "--overwrite"]) == 0
+
+
+def test_skip_unknown_labels_in_a_fer2013_layout(tmp_path, val_files, capsys):
+    root = tmp_path / "fer2013"
+    for i, (path, label) in enumerate(val_files[::30]):
+        (root / "val" / LABELS[label]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, root / "val" / LABELS[label] / f"PublicTest_{i}.jpg")
+    (root / "val" / "contempt").mkdir()
+    shutil.copy(val_files[0][0], root / "val" / "contempt" / "PublicTest_99.jpg")
+    out = tmp_path / "faces.h5"
+    assert main([str(root), "-o", str(out), "-j", "1", "-q"]) == 2
+    assert "unknown label folder 'contempt'" in capsys.readouterr().err
+    assert main([str(root), "-o", str(out), "-j", "1", "-q", "--skip-unknown-labels"]) == 0
+    assert "left out unknown label folders: val/contempt" in capsys.readouterr().out
+    assert len(load_features(out)) == len(val_files[::30])
 
 
 def test_resume_refuses_other_settings(tmp_path, fer_csv):

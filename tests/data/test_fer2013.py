@@ -1,10 +1,14 @@
+import csv
+import re
 import shutil
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
-from emonet import LABELS
-from emonet.data import DataError, input_kind, load_fer2013, load_image_folder
+from emonet import LABELS, USAGES
+from emonet.data import DataError, input_kind, iter_records, load_fer2013, load_image_folder
 from tests.conftest import write_fer2013_csv
 
 
@@ -45,7 +49,7 @@ def kaggle_folder(tmp_path, val_files):
 def test_kaggle_folder_usage_comes_from_the_file_prefix(kaggle_folder):
     assert input_kind(kaggle_folder) == "fer2013-folder"
     data = load_fer2013(kaggle_folder)
-    prefixes = [i.split("_")[0] for i in data.ids]
+    prefixes = [i.rsplit("/", 1)[-1].split("_")[0] for i in data.ids]
     assert data.usage.tolist() == prefixes
     assert {"Training", "PublicTest", "PrivateTest"} == set(prefixes)
     assert data.images.shape[1:] == (48, 48)
@@ -56,9 +60,44 @@ def test_shared_layout_with_val_folder(fer_root):
     assert input_kind(fer_root) == "fer2013-folder"
     val = load_fer2013(fer_root, usage="PublicTest")
     assert len(val) == 3589
-    assert val.ids[0].startswith("PublicTest_")
+    assert val.ids[0].startswith("val/angry/PublicTest_")
     counts = np.bincount(val.labels, minlength=7)
     assert counts.tolist() == [467, 56, 496, 895, 653, 415, 607]
+
+
+def test_ids_are_unique_although_the_release_repeats_file_names(fer_root):
+    """The Kaggle release holds Training_8475486.jpg in both angry/ and surprise/."""
+    kind, records, _ = iter_records(fer_root)
+    ids = [r.id for r in records]
+    assert len(ids) == 28709 + 3589 == len(set(ids))
+    names = [i.rsplit("/", 1)[-1] for i in ids]
+    assert len(set(names)) < len(names)
+    assert (
+        "train/angry/Training_8475486.jpg" in ids and "train/surprise/Training_8475486.jpg" in ids
+    )
+
+
+def test_unknown_label_folder_in_the_fer2013_layout(kaggle_folder, val_files):
+    (kaggle_folder / "train" / "contempt").mkdir()
+    shutil.copy(val_files[0][0], kaggle_folder / "train" / "contempt" / "Training_1.jpg")
+    with pytest.raises(DataError, match="unknown label folder 'contempt'"):
+        load_fer2013(kaggle_folder)
+    data = load_fer2013(kaggle_folder, skip_unknown_labels=True)
+    assert len(data) == len(load_fer2013(kaggle_folder, skip_unknown_labels=True))
+    assert not any("contempt" in i for i in data.ids)
+    _, _, skipped = iter_records(kaggle_folder, skip_unknown_labels=True)
+    assert skipped == ["train/contempt"]
+
+
+def test_fer2013_layout_without_images_is_an_error(tmp_path):
+    for split in ("train", "val"):
+        for label in LABELS:
+            (tmp_path / split / label).mkdir(parents=True)
+    assert input_kind(tmp_path) == "fer2013-folder"
+    with pytest.raises(DataError, match="no images found in the FER2013 layout"):
+        load_fer2013(tmp_path)
+    with pytest.raises(DataError, match="no images found"):
+        load_image_folder(tmp_path / "train")
 
 
 def test_image_folder_is_not_taken_for_fer2013(tmp_path, val_files):
@@ -89,6 +128,11 @@ def _row(label="3", pixels=None, usage="Training"):
         (_row(pixels=" ".join(["0"] * 2303 + ["a"])), "line 3: pixels must be space-separated"),
         (_row(usage="Test"), "line 3: Usage must be one of Training, PublicTest, PrivateTest"),
         ("3,0 0\n", "line 3: expected 3 columns, got 2"),
+        (_row(label="\u0663"), "line 3: emotion must be an integer 0..6"),  # Arabic-Indic 3
+        (_row(label="\u00b2"), "line 3: emotion must be an integer 0..6"),  # superscript 2
+        (_row(pixels=" ".join(["0"] * 2303 + ["9" * 30])), "line 3: pixels must be space-sep"),
+        (_row(pixels=" ".join(["0"] * 2303 + ["\u0663"])), "line 3: pixels must be space-sep"),
+        (_row(pixels=" ".join(["0"] * 2303 + ["1.5"])), "line 3: pixels must be space-sep"),
     ],
 )
 def test_bad_rows_name_their_line(tmp_path, bad_row, message):
@@ -104,6 +148,8 @@ def test_bad_rows_name_their_line(tmp_path, bad_row, message):
         ("", "empty file"),
         ("label,pixels,Usage\n", "line 1: missing column\\(s\\) emotion"),
         ("emotion,pixels\n", "missing column\\(s\\) Usage"),
+        ("emotion,pixels,Usage\n", "no data rows after the header"),
+        ("emotion,pixels,Usage\n\n\n", "no data rows after the header"),
     ],
 )
 def test_bad_headers_are_explained(tmp_path, content, message):
@@ -131,3 +177,117 @@ def test_columns_in_another_order_and_extra_columns(tmp_path, val_faces):
     data = load_fer2013(path)
     np.testing.assert_array_equal(data.images, images)
     np.testing.assert_array_equal(data.labels, labels)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_header(tmp_path, val_faces):
+    path = write_fer2013_csv(
+        tmp_path / "f.csv", val_faces[0][:2], val_faces[1][:2], ["Training"] * 2
+    )
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # as spreadsheet programs save
+    np.testing.assert_array_equal(load_fer2013(path).images, val_faces[0][:2])
+
+
+# --- fuzzing: whatever the bytes, the right faces or one DataError naming file and line
+
+# one line per row: control characters (newlines, NUL) are the raw-bytes test's part
+_TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=12)
+_FIELD_MUTATIONS = st.one_of(
+    _TEXT,
+    st.sampled_from(["", " ", "7", "-1", "03", "3.0", "\u0663", "\u00b2", "1e3", "9" * 25]),
+)
+
+
+# spellings of valid fields that a reader must accept, per column
+_PADDED = [lambda f: f" {f} ", lambda f: f"\t{f}"]
+_VALID_SPELLINGS = [
+    [*_PADDED, lambda f: "0" + f],
+    [*_PADDED, lambda f: "  ".join(f.split(" ")), lambda f: " ".join("+" + v for v in f.split())],
+    _PADDED,
+]
+
+
+@st.composite
+def _csv_rows(draw, faces: np.ndarray, mutate: bool):
+    """Rows of real FER2013 faces, their fields respelled in valid ways or, with
+    ``mutate``, some replaced by anything."""
+    rows, expected = [], []
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        label = draw(st.integers(min_value=0, max_value=6))
+        usage = draw(st.sampled_from(USAGES))
+        pixels = faces[draw(st.integers(0, len(faces) - 1))].ravel()
+        fields = [str(label), " ".join(map(str, pixels)), usage]
+        column = draw(st.sampled_from([None, 0, 1, 2]))
+        if column is not None:
+            respell = draw(st.sampled_from(_VALID_SPELLINGS[column]))
+            fields[column] = respell(fields[column])
+        column = draw(st.sampled_from([None, 0, 1, 2])) if mutate else None
+        if column == 1:
+            fields[1] = draw(
+                _FIELD_MUTATIONS
+                | st.just(" ".join(map(str, pixels[:-1])))
+                | st.just(fields[1] + " 256")
+            )
+        elif column is not None:
+            fields[column] = draw(_FIELD_MUTATIONS)
+        rows.append(fields)
+        expected.append((label, pixels, usage))
+    return rows, expected
+
+
+def _valid(fields: list[str]) -> bool:
+    """The reference reading of one row, written independently of emonet."""
+    label, pixels, usage = (f.strip() for f in fields)
+    values = pixels.split()
+    return (
+        re.fullmatch("[0-9]+", label) is not None
+        and int(label) <= 6
+        and usage in USAGES
+        and len(values) == 2304
+        and all(re.fullmatch(r"\+?[0-9]+", v) and int(v) <= 255 for v in values)
+    )
+
+
+def _write_csv(folder, rows):
+    path = folder / "fer2013.csv"
+    with open(path, "w", newline="", encoding="utf-8") as stream:
+        csv.writer(stream).writerows([["emotion", "pixels", "Usage"], *rows])
+    return path
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(draw=st.data())
+def test_valid_csv_in_any_spelling_gives_exactly_its_faces(tmp_path_factory, val_faces, draw):
+    rows, expected = draw.draw(_csv_rows(val_faces[0], mutate=False))
+    assert all(_valid(fields) for fields in rows)  # the strategy's promise
+    data = load_fer2013(_write_csv(tmp_path_factory.mktemp("fuzz"), rows))
+    assert data.labels.tolist() == [label for label, _, _ in expected]
+    assert data.usage.tolist() == [usage for _, _, usage in expected]
+    faces = np.stack([pixels.reshape(48, 48) for _, pixels, _ in expected])
+    np.testing.assert_array_equal(data.images, faces)
+
+
+@settings(max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(draw=st.data())
+def test_fuzzed_csv_names_its_first_bad_line(tmp_path_factory, val_faces, draw):
+    rows, _ = draw.draw(_csv_rows(val_faces[0], mutate=True))
+    bad = [i for i, fields in enumerate(rows) if not _valid(fields)]
+    assume(bad)
+    path = _write_csv(tmp_path_factory.mktemp("fuzz"), rows)
+    with pytest.raises(DataError) as error:
+        load_fer2013(path)
+    message = str(error.value)
+    assert message.startswith(f"{path} line {bad[0] + 2}: ") and "\n" not in message
+
+
+@settings(max_examples=150)
+@given(body=st.binary(max_size=300), header=st.sampled_from([b"", b"emotion,pixels,Usage\n"]))
+def test_any_bytes_as_a_csv_give_a_dataset_or_one_data_error(tmp_path_factory, body, header):
+    path = tmp_path_factory.mktemp("fuzz") / "fer2013.csv"
+    path.write_bytes(header + body)
+    try:
+        data = load_fer2013(path)
+    except DataError as error:
+        message = str(error)
+        assert message.startswith(str(path)) and "\n" not in message
+    else:  # 300 bytes cannot hold a 2,304-pixel face
+        pytest.fail(f"read {len(data)} faces from {header + body!r}")

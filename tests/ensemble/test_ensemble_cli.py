@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emonet.cli.fit_ensemble import main
-from emonet.ensemble import WeightedEnsemble
+from emonet.ensemble import REPORT_FILES, WeightedEnsemble
 from emonet.predictions import Predictions, load_predictions, save_predictions
 
 FAST = ["--maxiter", "20", "--cv-folds", "3"]
 PREFIX = "emonet-fit-ensemble: error: "
 
 
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    status = main([str(arg) for arg in argv])
+def _status(argv: list) -> int:
+    """main's exit status, whether it returns it or exits through argparse."""
+    try:
+        return main([str(arg) for arg in argv])
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 1
+
+
+def _run(argv: list, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = _status(argv)
     captured = capsys.readouterr()
     return status, captured.out, captured.err
 
@@ -63,7 +76,7 @@ def test_round_trip(prediction_files, tmp_path: Path, capsys) -> None:
     assert "## Accuracy (the paper's Table 2)" in (report / "report.md").read_text()
 
 
-def test_same_seed_same_weights_and_report_dir(prediction_files, tmp_path: Path, capsys) -> None:
+def test_same_seed_gives_the_same_weights(prediction_files, tmp_path: Path, capsys) -> None:
     weights = []
     for name in ("a", "b"):
         output = tmp_path / f"{name}.json"
@@ -150,6 +163,11 @@ def _bad_inputs(files: dict[str, list[Path]], tmp_path: Path) -> dict[str, tuple
         "one fold": ([*val, *out, "--cv-folds", "1"], "argument --cv-folds: expected an integer"),
         "negative seed": ([*val, *out, "--seed", "-1"], "argument --seed"),
         "too many folds": ([*val, *out, "--cv-folds", "40"], "--cv-folds 40 is more than the"),
+        "output in a file": ([*val, "-o", val[0] / "e.json"], "is a file, not a folder"),
+        "report in a file": (
+            [*val, *out, "--test", *test, "--report-dir", val[0] / "r"],
+            f"--report-dir: {val[0]} is a file, not a folder",
+        ),
     }
 
 
@@ -172,6 +190,8 @@ def _bad_inputs(files: dict[str, list[Path]], tmp_path: Path) -> dict[str, tuple
         "one fold",
         "negative seed",
         "too many folds",
+        "output in a file",
+        "report in a file",
     ],
 )
 def test_bad_input_exits_2_with_one_line(case: str, prediction_files, tmp_path: Path, capsys):
@@ -184,6 +204,52 @@ def test_bad_input_exits_2_with_one_line(case: str, prediction_files, tmp_path: 
     assert lines[0].startswith(PREFIX)
     assert message in lines[0]
     assert not (tmp_path / "e.json").exists()
+
+
+def test_existing_output_is_kept_without_overwrite(prediction_files, tmp_path: Path, capsys):
+    output = tmp_path / "e.json"
+    output.write_text("an earlier ensemble")
+    argv = [*prediction_files["val"], "-o", output, "-q", *FAST]
+    status, out, err = _run(argv, capsys)
+    assert (status, out) == (2, "")
+    assert err == f"{PREFIX}{output} exists; pass --overwrite to replace it\n"
+    assert output.read_text() == "an earlier ensemble"
+
+    assert _run([*argv, "--overwrite"], capsys) == (0, "", "")
+    assert WeightedEnsemble.load(output).n_models_ == 4
+
+
+def test_existing_report_is_kept_without_overwrite(prediction_files, tmp_path: Path, capsys):
+    report = tmp_path / "e_report"
+    report.mkdir()
+    for name in REPORT_FILES:
+        (report / name).write_text("earlier")
+    (report / "notes.txt").write_text("mine")
+    argv = [*prediction_files["val"], "-o", tmp_path / "e.json", "-q", *FAST]
+    argv += ["--test", *prediction_files["test"]]
+    status, _, err = _run(argv, capsys)
+    assert status == 2
+    assert err.startswith(f"{PREFIX}{report / REPORT_FILES[0]} and 3 more output files exist")
+    assert not (tmp_path / "e.json").exists()
+    assert {p.read_text() for p in report.iterdir()} == {"earlier", "mine"}
+
+    assert _run([*argv, "--overwrite"], capsys) == (0, "", "")
+    assert (report / "report.md").read_text().startswith("# Ensemble report")
+    assert (report / "notes.txt").read_text() == "mine"
+
+
+@settings(max_examples=30)
+@given(st.binary(max_size=1024))
+def test_fuzz_any_prediction_file_bytes_exit_2_with_one_line(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        bad = Path(folder) / "bad.npz"
+        bad.write_bytes(data)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()) as out:
+            status = _status([bad, bad, "-o", Path(folder) / "e.json"])
+    assert (status, out.getvalue()) == (2, "")
+    assert err.getvalue().startswith(f"{PREFIX}{bad}: not a readable .npz prediction file (")
+    assert err.getvalue().count("\n") == 1
 
 
 def test_help_exits_0(capsys) -> None:

@@ -1,22 +1,26 @@
-"""compare_weightings, summarize_validation and write_report."""
+"""compare_weightings, summarize_validation and save_report."""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 
+import emonet.ensemble
 from emonet import LABELS
 from emonet.ensemble import (
+    REPORT_FILES,
     StackingEnsemble,
     TemperatureScaler,
     WeightedEnsemble,
     compare_weightings,
+    save_report,
     summarize_validation,
-    write_report,
 )
 from tests.ensemble.ensemble_synthetic import make_designed_case
 
@@ -94,7 +98,7 @@ def test_report_with_labels(split, tmp_path: Path) -> None:
     test, y = split["test"]
     ids = np.array([f"PrivateTest_{i}" for i in range(200)])
     summary = summarize_validation(split["ensemble"], *split["val"], n_splits=3, random_state=0)
-    written = write_report(
+    written = save_report(
         tmp_path / "report",
         split["ensemble"],
         test,
@@ -163,7 +167,7 @@ def test_report_with_labels(split, tmp_path: Path) -> None:
 def test_report_without_labels_says_so(split, tmp_path: Path) -> None:
     test, _ = split["test"]
     (tmp_path / "confusion_matrix.png").write_bytes(b"from an earlier labelled run")
-    written = write_report(tmp_path, split["ensemble"], test, np.full(200, -1))
+    written = save_report(tmp_path, split["ensemble"], test, np.full(200, -1))
     assert set(written) == {"report", "json"}
     text = written["report"].read_text()
     assert "The test files carry no labels (every label is -1)" in text
@@ -177,18 +181,25 @@ def test_report_without_labels_says_so(split, tmp_path: Path) -> None:
 def test_undefined_per_class_scores_are_not_zero(split, tmp_path: Path) -> None:
     test, y = split["test"]
     partial = np.where(y == 1, -1, y)  # no disgust faces left
-    written = write_report(tmp_path, split["ensemble"], test, partial)
+    written = save_report(tmp_path, split["ensemble"], test, partial)
     disgust = json.loads(written["json"].read_text())["per_class"]["disgust"]
     assert disgust["support"] == 0
-    assert disgust["recall"] is None
+    assert disgust["recall"] is None  # no disgust face to find
+    # precision and F1 (2 TP / (2 TP + FP + FN)) rest on the faces predicted disgust: all
+    # wrong (0) if there are some, undefined if there are none
+    predicted = split["ensemble"].predict(test)[partial != -1]
+    expected = 0.0 if np.any(predicted == 1) else None
+    assert disgust["precision"] == expected and disgust["f1"] == expected
     row = next(r for r in written["report"].read_text().splitlines() if r.startswith("| disgust"))
-    assert row.endswith("| - | 0 |") or "| - |" in row
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    shown = "-" if expected is None else "0.000"
+    assert cells == ["disgust", shown, "-", shown, "0"]
 
 
 def test_report_with_some_labels_uses_those(split, tmp_path: Path) -> None:
     test, y = split["test"]
     partial = np.where(np.arange(200) < 50, y, -1)
-    written = write_report(tmp_path, split["ensemble"], test, partial)
+    written = save_report(tmp_path, split["ensemble"], test, partial)
     assert "Only 50 of the 200 faces have labels" in written["report"].read_text()
     figures = json.loads(written["json"].read_text())
     assert np.sum(figures["confusion_matrix"]) == 50
@@ -207,4 +218,26 @@ def test_report_rejects_bad_arguments(split, tmp_path: Path, kwargs: dict, messa
     arguments = {"labels": y, **kwargs}
     labels = arguments.pop("labels")
     with pytest.raises(ValueError, match=message):
-        write_report(tmp_path, split["ensemble"], test, labels, **arguments)
+        save_report(tmp_path, split["ensemble"], test, labels, **arguments)
+
+
+def test_report_rejects_an_unfitted_ensemble(split, tmp_path: Path) -> None:
+    test, y = split["test"]
+    with pytest.raises(NotFittedError):
+        save_report(tmp_path, WeightedEnsemble(), test, y)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_files_are_the_files_written(split, tmp_path: Path) -> None:
+    test, y = split["test"]
+    written = save_report(tmp_path, split["ensemble"], test, y)
+    assert sorted(p.name for p in written.values()) == sorted(REPORT_FILES)
+
+
+def test_the_ensemble_draws_without_pyplot() -> None:
+    # pyplot and matplotlib.use change the user's global figure state and backend;
+    # emonet._plotting draws on a Figure of its own
+    package = Path(emonet.ensemble.__file__).parent
+    for source in package.glob("*.py"):
+        text = source.read_text()
+        assert not re.search(r"pyplot|matplotlib\.use\(", text), source

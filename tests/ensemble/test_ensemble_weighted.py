@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from emonet import LABELS, NUM_CLASSES
-from emonet.ensemble import WeightedEnsemble, compare_weightings
+from emonet.cli.fit_ensemble import build_parser
+from emonet.ensemble import OBJECTIVES, WeightedEnsemble, compare_weightings
 from emonet.ensemble._weighted import _normalise
 from tests.ensemble.ensemble_synthetic import make_designed_case
 
@@ -227,8 +232,8 @@ def test_save_refuses_to_replace_own_keys(fitted, tmp_path: Path) -> None:
         ({"labels": list(reversed(LABELS))}, "differ from emonet.LABELS"),
         ({"models": [{"name": "a", "weight": 0.7}]}, "must be non-negative and sum to 1"),
         ({"models": [{"name": "a", "weight": 1.0}, {"name": "a", "weight": 0.0}]}, "uniquely"),
-        ({"models": [{"weight": 1.0}]}, "malformed ensemble description"),
-        ({"objective": None, "n_classes": "x"}, "malformed"),
+        ({"models": [{"weight": 1.0}]}, r"models\[0\] needs a one-line name"),
+        ({"objective": None, "n_classes": "x"}, "n_classes must be an integer"),
     ],
 )
 def test_load_rejects_bad_files(change: dict, message: str, fitted, tmp_path: Path) -> None:
@@ -245,3 +250,134 @@ def test_load_rejects_missing_and_non_json_files(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         WeightedEnsemble.load(tmp_path / "bad.json")
+
+
+def test_load_rejects_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="is not a file; expected an ensemble JSON file"):
+        WeightedEnsemble.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"format_version": True}, "format_version True is not supported"),
+        ({"n_classes": 7.9}, "n_classes must be an integer from 2"),
+        ({"n_classes": 1}, "n_classes must be an integer from 2"),
+        ({"n_classes": 10**12}, "n_classes must be an integer from 2"),
+        ({"labels": 3}, "differ from emonet.LABELS"),
+        ({"models": [{"name": 3, "weight": 1.0}]}, r"models\[0\] needs a one-line name"),
+        ({"models": [{"name": "a", "weight": "1"}]}, r"models\[0\] needs a numeric weight"),
+        ({"models": [{"name": "a", "weight": True}]}, "needs a numeric weight"),
+        ({"models": {"name": "a"}}, '"models" must be a non-empty list'),
+        ({"random_state": -1}, "random_state must be null or a non-negative integer"),
+        ({"params": {"maxiter": 0}}, "maxiter must be a positive integer"),
+        ({"params": {"rounds": 3}}, '"params" must be an object with maxiter'),
+        ({"objective": "f1"}, "objective must be one of"),
+    ],
+)
+def test_load_checks_every_field(change: dict, message: str, fitted, tmp_path: Path) -> None:
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps({**fitted.to_dict(), **change}))
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: .*{message}"):
+        WeightedEnsemble.load(path)
+
+
+def test_save_writes_numpy_parameters_as_json(designed, tmp_path: Path) -> None:
+    probabilities, y = designed
+    ensemble = WeightedEnsemble(maxiter=np.int64(3), random_state=np.int32(1))
+    path = ensemble.fit(probabilities, y).save(tmp_path / "e.json")
+    assert WeightedEnsemble.load(path).get_params() == {
+        "maxiter": 3,
+        "objective": "accuracy",
+        "popsize": 15,
+        "random_state": 1,
+        "tol": 0.001,
+    }
+
+
+# -- fuzzing the JSON loader: a fitted ensemble or one ValueError naming the file --
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+
+
+def _load_text(text: str | bytes) -> tuple[Path, WeightedEnsemble | ValueError]:
+    """Write a file and load it: the ensemble, or the ValueError raised."""
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "fuzz.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass"))
+    try:
+        return path, WeightedEnsemble.load(path)
+    except ValueError as error:  # any other exception fails the test
+        return path, error
+    finally:
+        path.unlink()
+        folder.rmdir()
+
+
+def _assert_names_the_file(path: Path, result: object) -> None:
+    assert isinstance(result, ValueError)
+    assert str(result).startswith(f"{path}: ")
+
+
+@given(st.binary(max_size=512) | _JSON.map(json.dumps))
+def test_fuzz_any_bytes_or_json_fail_with_one_value_error_naming_the_file(data) -> None:
+    _assert_names_the_file(*_load_text(data))
+
+
+def _small_ensemble() -> WeightedEnsemble:
+    y = np.arange(14) % NUM_CLASSES
+    one_hot, uniform = np.eye(NUM_CLASSES)[y], np.full((14, NUM_CLASSES), 1 / NUM_CLASSES)
+    return WeightedEnsemble(maxiter=3, random_state=0).fit([one_hot, uniform], y)
+
+
+SMALL = _small_ensemble().to_dict()
+_KEYS = sorted(SMALL)
+
+
+@given(
+    key=st.sampled_from([*_KEYS, "models.0", "models.0.name", "models.0.weight"]),
+    value=_JSON | st.just("<missing>"),
+)
+def test_fuzz_one_damaged_field_is_refused_or_harmless(key: str, value) -> None:
+    data = json.loads(json.dumps(SMALL))
+    *parents, last = key.split(".")
+    container = data
+    for part in parents:
+        container = container[int(part) if part.isdigit() else part]
+    index = int(last) if last.isdigit() else last
+    if value == "<missing>":
+        del container[index]
+    else:
+        container[index] = value
+    path, result = _load_text(json.dumps(data))
+    if isinstance(result, ValueError):
+        assert str(result).startswith(f"{path}: ")
+        return
+    # loaded: a consistent, usable ensemble
+    weights = result.weights_
+    assert weights.shape == (len(result.model_names_),) == (result.n_models_,)
+    assert np.all(weights >= 0) and weights.sum() == pytest.approx(1.0)
+    assert all(isinstance(name, str) and name for name in result.model_names_)
+    assert len(set(result.model_names_)) == result.n_models_
+    assert isinstance(result.n_classes_, int) and result.n_classes_ >= 2
+    proba = np.full((3, result.n_classes_), 1 / result.n_classes_)
+    np.testing.assert_allclose(result.predict_proba([proba] * result.n_models_), proba)
+    assert json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    if not key.startswith("models"):
+        np.testing.assert_array_equal(weights, [m["weight"] for m in SMALL["models"]])
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_every_objective_fits_and_is_a_choice_of_the_command(objective: str, designed) -> None:
+    probabilities, y = designed
+    ensemble = WeightedEnsemble(objective, maxiter=2, random_state=0).fit(probabilities, y)
+    assert ensemble.to_dict()["objective"] == objective
+    # the command offers the library's objectives, not a copy of them
+    objective_option = next(
+        action for action in build_parser()._actions if action.dest == "objective"
+    )
+    assert tuple(objective_option.choices) == OBJECTIVES

@@ -3,7 +3,7 @@ import pytest
 from sklearn.base import clone
 
 from emonet import FEATURE_SIZE
-from emonet.features import FeatureExtractor, extract_landmarks, sliding_hog
+from emonet.features import FeatureExtractor, crop_faces, extract_landmarks, sliding_hog
 
 
 def test_transform_is_landmarks_then_hog(val_faces):
@@ -56,3 +56,15 @@ def test_bad_images_are_explained(images, message):
 def test_bad_parameters_are_explained():
     with pytest.raises(ValueError, match="block_norm"):
         FeatureExtractor(block_norm="max").fit()
+
+
+def test_an_empty_batch_gives_an_empty_array():
+    """As scikit-learn transformers keep the number of rows: 0 faces, 0 rows."""
+    for empty in (np.empty((0, 48, 48), np.uint8), []):
+        features = FeatureExtractor().transform(empty)
+        assert features.shape == (0, 2728) and features.dtype == np.float32
+    landmarks, hog = FeatureExtractor().transform_parts([])
+    assert landmarks.shape == (0, 68, 2) and hog.shape == (0, 2592)
+    assert FeatureExtractor(orientations=9).transform([]).shape == (0, 136 + 18 * 18 * 9)
+    faces, _ = crop_faces(np.full((120, 120), 128, np.uint8))  # a photo with no face
+    assert FeatureExtractor().transform(faces).shape == (0, 2728)

@@ -9,7 +9,7 @@ import pytest
 
 from emonet import FEATURE_SIZE, LABELS
 from emonet.data import read_face
-from emonet.features import FeatureExtractor, FeatureSet, load_features, write_features
+from emonet.features import FeatureExtractor, FeatureSet, load_features, save_features
 
 # faces per label: enough for a few real training steps, few enough for dlib (~2 ms/face)
 TRAIN_PER_LABEL = 48
@@ -42,7 +42,7 @@ def features_file(tmp_path_factory, fer_root) -> Path:
         "skipped_reasons": np.array([], dtype=str),
     }
     path = tmp_path_factory.mktemp("features") / "fer_small.h5"
-    write_features(path, [part], attrs={"source": "tests"}, n_features=FEATURE_SIZE)
+    save_features(path, [part], attrs={"source": "tests"}, n_features=FEATURE_SIZE)
     return path
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -9,12 +11,21 @@ import pytest
 from emonet.models import (
     PAPER_VARIANTS,
     VARIANTS,
+    AugmentConfig,
+    BackboneSpec,
+    ModelConfig,
+    TrainingConfig,
     WeightsError,
     build_backbone,
     build_model,
     get_backbone,
     list_backbones,
+    load_backbone_weights,
+    load_model,
+    register_backbone,
+    train,
 )
+from emonet.models import _backbones as backbones_module
 from tests.models.conftest import TINY
 
 # the smallest inputs the architectures take, to stay fast
@@ -127,3 +138,77 @@ def test_imagenet_goes_through_keras_and_explains_offline_failure(monkeypatch):
 def test_compact_has_no_pretrained_weights():
     with pytest.raises(WeightsError, match="has no named weights"):
         build_model("compact", use_features=False, weights="imagenet")
+
+
+def _tiny_backbone(size: int, weights, width: int = 4) -> keras.Model:
+    face = keras.Input((size, size, 1))
+    x = keras.layers.Conv2D(width, 3, strides=2, activation="relu", name="tiny_conv")(face)
+    return keras.Model(face, keras.layers.GlobalAveragePooling2D()(x), name="tiny")
+
+
+@pytest.fixture
+def tiny_backbone():
+    """A backbone of our own in the registry, for the duration of one test."""
+    spec = BackboneSpec(
+        name="tiny_test",
+        builder=_tiny_backbone,
+        default_input_size=24,
+        min_input_size=8,
+        channels=1,
+        preprocessing="unit",
+        description="one convolution, for the tests",
+        options={"width": 4},
+    )
+    assert register_backbone(spec) is spec
+    yield spec
+    backbones_module._REGISTRY.pop(spec.name)
+
+
+def test_registered_backbone_builds_trains_and_reloads(
+    tiny_backbone, train_set, val_set, tmp_path
+):
+    assert "tiny_test" in list_backbones() and get_backbone("tiny_test") is tiny_backbone
+    config = ModelConfig(
+        "tiny_test",
+        use_features=True,
+        feature_units=(8,),
+        head_units=(8,),
+        backbone_options={"width": 6},
+    )
+    model = build_model(config, features=train_set.features)
+    assert model.get_layer("backbone").input_shape[1:] == (24, 24, 1)  # its default size
+    assert model.get_layer("backbone").output_shape == (None, 6)  # the option reached it
+    # one step of training on 32 faces, through the whole run folder
+    few = dataclasses.replace(
+        train_set,
+        **{
+            k: getattr(train_set, k)[:32] for k in ("images", "features", "labels", "usage", "ids")
+        },
+    )
+    recipe = TrainingConfig.cpu(
+        epochs=1, batch_size=32, augment=AugmentConfig(mode="none"), mixed_precision=None
+    )
+    result = train(few, val_set, config, recipe, out_dir=tmp_path / "run", verbose=0)
+    assert result.epochs == 1 and np.isfinite(result.history["loss"][0])
+    loaded = load_model(tmp_path / "run" / "model.keras")
+    assert loaded.get_layer("backbone").get_layer("tiny_conv").filters == 6
+    with pytest.raises(ValueError, match="has no option 'depth'"):
+        build_backbone("tiny_test", depth=3)
+    with pytest.raises(ValueError, match="at least 8 pixels"):
+        build_backbone("tiny_test", input_size=4)
+
+
+def test_load_backbone_weights_checks_then_loads(tmp_path):
+    source = build_backbone("compact", **TINY)
+    path = tmp_path / "compact.weights.h5"
+    source.save_weights(path)
+    target = build_backbone("compact", **TINY)
+    assert load_backbone_weights(target, path) is target
+    for a, b in zip(target.get_weights(), source.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    wider = build_backbone("compact", **{**TINY, "widths": [4, 8]})
+    before = [w.copy() for w in wider.get_weights()]
+    with pytest.raises(WeightsError, match="does not fit"):
+        load_backbone_weights(wider, path)
+    for a, b in zip(wider.get_weights(), before, strict=True):  # left as it was
+        np.testing.assert_array_equal(a, b)

@@ -4,13 +4,35 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from emonet import _choices
 from emonet.cli import evaluate as evaluate_cli
 from emonet.cli import train as train_cli
 from emonet.predictions import load_predictions
+
+ROOT = Path(__file__).resolve().parents[2]
+# what TensorFlow writes on start-up: absl's warning, oneDNN, CUDA probing, C++ log lines
+TENSORFLOW_NOISE = ("absl", "oneDNN", "cuda", "cuInit", "I0000", "W0000", "E0000", "tensorflow/")
+
+
+def _run(*argv: str) -> subprocess.CompletedProcess:
+    # as a user runs it: without a log level of TensorFlow's set by someone else
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run(
+        [sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return _run("-c", code)
+
 
 TINY_ARGS = [
     "--epochs",
@@ -110,7 +132,7 @@ def test_evaluate_cli_writes_predictions_report_and_matrix(
 def test_evaluate_cli_tta_averages_the_face_and_its_mirror(
     trained, feature_set, features_file, tmp_path, capsys
 ):
-    from emonet.models import load_model, mirror_batch, predict
+    from emonet.models import load_model, mirror_batch, predict_proba
 
     output = tmp_path / "tta.npz"
     argv = [str(trained / "model.keras"), str(features_file), "-o", str(output), "--tta"]
@@ -119,10 +141,10 @@ def test_evaluate_cli_tta_averages_the_face_and_its_mirror(
     val = feature_set.select("PublicTest")
     model = load_model(trained / "model.keras")
     images, features = mirror_batch(val.images, val.features)
-    mirrored = predict(model, dataclasses.replace(val, images=images, features=features))
-    expected = (predict(model, val) + mirrored) / 2
+    mirrored = predict_proba(model, dataclasses.replace(val, images=images, features=features))
+    expected = (predict_proba(model, val) + mirrored) / 2
     np.testing.assert_allclose(load_predictions(output).probabilities, expected, atol=1e-5)
-    assert not np.allclose(mirrored, predict(model, val), atol=1e-3)
+    assert not np.allclose(mirrored, predict_proba(model, val), atol=1e-3)
 
 
 @pytest.mark.parametrize(
@@ -178,3 +200,93 @@ def test_unknown_variant_is_refused_by_argparse(features_file, capsys):
         train_cli.main([str(features_file), "--variant", "vgg", "--out", "x"])
     assert exit_.value.code == 2
     assert "invalid choice: 'vgg'" in capsys.readouterr().err
+
+
+def test_help_is_quick_and_quiet():
+    for module in ("emonet.cli.train", "emonet.cli.evaluate"):
+        done = _run("-m", module, "--help")
+        assert done.returncode == 0 and done.stdout.startswith("usage: emonet-")
+        assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("command", "argv", "message"),
+    [
+        ("train", ["missing.h5", "--variant", "compact", "--out", "r"], "no such features file"),
+        ("train", ["{features}", "--variant", "vgg", "--out", "r"], "invalid choice: 'vgg'"),
+        (
+            "train",
+            ["{features}", "--variant", "compact", "--out", "r", "--weights", "none/w.weights.h5"],
+            "no such weights file",
+        ),
+        ("evaluate", ["missing.keras", "{features}", "-o", "p.npz"], "no such model file"),
+        ("evaluate", ["{features}", "{features}", "-o", "p.npz"], "expected a .keras model"),
+    ],
+)
+def test_bad_arguments_are_refused_before_tensorflow_is_imported(
+    command, argv, message, features_file
+):
+    argv = [a.format(features=features_file) for a in argv]
+    done = _python(
+        "import sys\n"
+        f"from emonet.cli.{command} import main\n"
+        "try:\n"
+        f"    code = main({argv!r})\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    assert done.stdout.split() == ["2", "False", "False"], done.stderr
+    assert done.stderr.startswith(f"emonet-{command}: error: ") and message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_evaluate_keeps_tensorflows_start_up_log_out(trained, features_file, tmp_path):
+    output = tmp_path / "p.npz"
+    argv = [str(trained / "model.keras"), str(features_file), "-o", str(output)]
+    done = _run("-m", "emonet.cli.evaluate", *argv)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"wrote {output}")
+    noise = [line for line in done.stderr.splitlines() if any(m in line for m in TENSORFLOW_NOISE)]
+    assert noise == []
+
+
+def test_choices_come_from_the_library():
+    from emonet.models import AUGMENT_MODES, RECIPES, STRATEGIES, VARIANTS
+    from emonet.models._recipes import PRECISIONS
+
+    assert tuple(VARIANTS) == _choices.VARIANT_NAMES
+    assert tuple(RECIPES) == _choices.RECIPE_NAMES
+    assert AUGMENT_MODES is _choices.AUGMENT_MODES and STRATEGIES is _choices.STRATEGIES
+    assert set(train_cli._PRECISIONS.values()) == set(PRECISIONS)
+    choices = {
+        action.dest: tuple(action.choices)
+        for action in train_cli.build_parser()._actions
+        if action.choices
+    }
+    assert choices["variant"] == _choices.VARIANT_NAMES
+    assert choices["recipe"] == _choices.RECIPE_NAMES
+    assert choices["augment"] == AUGMENT_MODES
+    assert choices["strategy"] == STRATEGIES
+    assert choices["optimizer"] == _choices.OPTIMIZERS
+    assert choices["lr_schedule"] == _choices.LR_SCHEDULES
+    assert choices["monitor"] == _choices.MONITORS
+
+
+def test_the_choices_module_is_light():
+    done = _python(
+        "import sys, emonet._choices, emonet.cli.train, emonet.cli.evaluate\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    assert done.stdout.split() == ["False", "False"], done.stderr
+
+
+def test_start_up_output_is_dropped_or_shown_when_the_import_fails(capfd):
+    from emonet._tensorflow import _quiet_stderr
+
+    with _quiet_stderr():
+        os.write(2, b"noise\n")
+    with pytest.raises(RuntimeError), _quiet_stderr():
+        os.write(2, b"why it failed\n")
+        raise RuntimeError
+    assert capfd.readouterr().err == "why it failed\n"

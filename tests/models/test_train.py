@@ -1,5 +1,10 @@
-"""Training on real faces: loss goes down, runs are written, resumed, time-limited, frozen,
-and mirrored over two CPU devices."""
+"""Training on real faces: runs are written, resumed, time-limited, frozen, and mirrored
+over two CPU devices.
+
+No assertion depends on the wall clock or on how well a few epochs happen to train: time
+comes from a fake clock, and the schedules are checked against the rules replayed on the
+logged values.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +13,29 @@ import json
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 import pytest
 
+from emonet import _choices
 from emonet.models import (
+    RECIPES,
+    STRATEGIES,
     AugmentConfig,
     ModelConfig,
     TrainingConfig,
+    TrainingResult,
     build_backbone,
     build_model,
     load_model,
-    make_dataset,
     make_strategy,
     train,
 )
+from emonet.models._schedule import Plateau, cosine_learning_rate, is_improvement
 from emonet.predictions import load_predictions
 from tests.models.conftest import TINY
 
@@ -44,26 +55,44 @@ def quick(**overrides) -> TrainingConfig:
     return TrainingConfig.cpu(**{"epochs": 2, **QUICK, **overrides})
 
 
-def test_a_few_training_steps_on_real_faces_lower_the_loss(train_set):
+class FakeClock:
+    """Seconds that pass only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Tick(keras.callbacks.Callback):
+    """Let ``seconds`` pass on the fake clock at every training batch."""
+
+    def __init__(self, clock: FakeClock, seconds: float):
+        super().__init__()
+        self.clock, self.seconds = clock, seconds
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.clock.now += self.seconds
+
+
+def test_a_tiny_model_fits_a_small_batch_of_real_faces(train_set):
+    # 32 faces seen 40 times: a network that learns at all fits them, by a wide margin
     keras.utils.set_random_seed(0)
     model = build_model(TINY_MODEL, features=train_set.features)
     model.compile(keras.optimizers.Adam(3e-3), "categorical_crossentropy")
-    data = make_dataset(train_set, use_features=True, batch_size=32)
-    before = model.evaluate(data, verbose=0)
-    model.fit(
-        make_dataset(train_set, use_features=True, batch_size=32, shuffle=True, seed=0),
-        epochs=4,
-        shuffle=False,
-        verbose=0,
-    )
-    after = model.evaluate(data, verbose=0)
-    assert after < before - 0.1
+    inputs = {"face": train_set.images[:32, :, :, None], "features": train_set.features[:32]}
+    targets = np.eye(7, dtype="float32")[train_set.labels[:32]]
+    before = model.evaluate(inputs, targets, verbose=0)
+    model.fit(inputs, targets, batch_size=32, epochs=40, verbose=0)
+    assert model.evaluate(inputs, targets, verbose=0) < 0.5 * before
 
 
 def test_train_writes_a_complete_run_folder(train_set, val_set, tmp_path):
     config = quick(augment=AugmentConfig(), mixed_precision="bfloat16")
     result = train(train_set, val_set, TINY_MODEL, config, out_dir=tmp_path / "run", verbose=0)
     run = tmp_path / "run"
+    assert isinstance(result, TrainingResult) and result.out_dir == run
     assert result.epochs == 2 and result.stop_reason == "epochs"
     assert sorted(p.name for p in run.iterdir()) == [
         "config.json",
@@ -107,6 +136,35 @@ def test_train_writes_a_complete_run_folder(train_set, val_set, tmp_path):
         train(train_set, val_set, TINY_MODEL, config, out_dir=run, verbose=0)
 
 
+def _stored_values(path: Path) -> tuple[int, list[str]]:
+    """Values stored in the weights of a .keras file, and the paths of its datasets."""
+    names: list[str] = []
+    total = 0
+    with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as stream:
+        with h5py.File(stream, "r") as weights:
+
+            def visit(name, item):
+                nonlocal total
+                if isinstance(item, h5py.Dataset):
+                    names.append(name)
+                    total += item.size
+
+            weights.visititems(visit)
+    return total, names
+
+
+def test_run_model_file_holds_no_optimizer_state(train_set, val_set, tmp_path):
+    # SGD with momentum keeps one value per weight: with it the file would be twice as big
+    result = train(train_set, val_set, TINY_MODEL, quick(epochs=1), out_dir=tmp_path, verbose=0)
+    assert result.model.optimizer.variables  # the trained model has them
+    stored, names = _stored_values(tmp_path / "model.keras")
+    variables = sum(int(np.prod(w.shape)) for w in result.model.weights)
+    assert stored == variables
+    assert not [name for name in names if "optimizer" in name]
+    # float32 values plus a little structure (architecture, HDF5 headers, emonet's record)
+    assert (tmp_path / "model.keras").stat().st_size < 4 * variables + 200_000
+
+
 class _Interrupt(keras.callbacks.Callback):
     def __init__(self, after: int):
         super().__init__()
@@ -132,6 +190,28 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(train_set, val_set, tmp_
         )
     state = json.loads((run / "checkpoints" / "state.json").read_text())
     assert state["epoch"] == 2 and not (run / "model.keras").exists()
+    # the format of runs already on disk: they must still resume
+    assert set(state) == {
+        "model",
+        "training",
+        "weights",
+        "epoch",
+        "phase",
+        "elapsed",
+        "best",
+        "wait",
+        "plateau",
+        "history",
+        "stop_reason",
+        "finished",
+        "progress",
+    }
+    assert set(state["best"]) == {"value", "epoch"} and set(state["plateau"]) == {"best", "wait"}
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "best.weights.h5",
+        "last.weights.h5",
+        "state.json",
+    ]
     with pytest.raises(FileExistsError, match="interrupted run; pass resume=True"):
         train(train_set, val_set, TINY_MODEL, config, out_dir=run, verbose=0)
     with pytest.raises(ValueError, match=r"training configuration \(learning_rate\)"):
@@ -153,20 +233,49 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(train_set, val_set, tmp_
 
 
 def test_time_limit_stops_cleanly_and_keeps_the_best_weights(train_set, val_set):
-    result = train(train_set, val_set, TINY_MODEL, quick(epochs=50, time_limit=0.0005), verbose=0)
+    # 1 s per batch against a 2 s limit: over time in the third batch of the first epoch
+    clock = FakeClock()
+    result = train(
+        train_set,
+        val_set,
+        TINY_MODEL,
+        quick(epochs=50, time_limit=2 / 60),
+        callbacks=[Tick(clock, 1.0)],
+        clock=clock,
+        verbose=0,
+    )
     assert result.stop_reason == "time_limit"
     assert result.epochs == 1 and result.best_epoch == 1
+    assert result.seconds == pytest.approx(3.0)
 
 
 def test_cosine_decay_ends_with_the_time_limit(train_set, val_set):
-    # 50 epochs would keep the rate near its peak; the time limit brings the decay forward.
-    # 7 s: the first epoch (graph tracing) took over 3.6 s when the whole suite ran on 2
-    # busy cores, and 50 epochs take about 14 s even on idle ones.
-    result = train(train_set, val_set, TINY_MODEL, quick(epochs=50, time_limit=0.12), verbose=0)
-    assert result.stop_reason == "time_limit" and 2 <= result.epochs < 50
-    rates = result.history["learning_rate"]
-    assert rates[-1] < 0.5 * TrainingConfig.cpu().learning_rate
-    assert all(later <= earlier for earlier, later in zip(rates[1:], rates[2:], strict=False))
+    # 336 faces in batches of 32: 10 steps of 1 s, so 10-second epochs against a 30 s
+    # limit. 50 epochs would keep the rate near its peak; the limit leaves room for 3,
+    # and the decay ends with the third.
+    clock = FakeClock()
+    config = quick(epochs=50, time_limit=0.5)
+    result = train(
+        train_set,
+        val_set,
+        TINY_MODEL,
+        config,
+        callbacks=[Tick(clock, 1.0)],
+        clock=clock,
+        verbose=0,
+    )
+    assert result.stop_reason == "time_limit" and result.epochs == 3
+    assert result.history["seconds"] == [10.0, 10.0, 10.0] and result.seconds == 30.0
+    # the rate of each epoch's last batch: warm-up to 0.9 of the first epoch, then the
+    # decay over the two epochs the first one's duration left room for
+    peak, low = config.learning_rate, config.min_learning_rate
+    expected = [
+        peak * (0.1 + 0.9 * 0.9),
+        cosine_learning_rate(peak, low, 0.9 / 2),
+        cosine_learning_rate(peak, low, 1.9 / 2),
+    ]
+    np.testing.assert_allclose(result.history["learning_rate"], expected, rtol=1e-5)
+    assert result.history["learning_rate"][-1] < 0.01 * peak
 
 
 def test_pretrained_backbone_is_frozen_in_phase_one(train_set, val_set, tmp_path):
@@ -192,7 +301,7 @@ def test_pretrained_backbone_is_frozen_in_phase_one(train_set, val_set, tmp_path
     assert scratch.history["phase"] == [2, 2]
 
 
-def test_plateau_schedule_and_early_stopping(train_set, val_set):
+def test_plateau_schedule_and_early_stopping_follow_their_rules(train_set, val_set):
     config = TrainingConfig.paper(
         epochs=6,
         learning_rate=0.5,
@@ -202,10 +311,34 @@ def test_plateau_schedule_and_early_stopping(train_set, val_set):
         **QUICK,
     )
     result = train(train_set, val_set, TINY_MODEL, config, verbose=0)
-    rates = result.history["learning_rate"]
-    assert min(rates) < 0.5  # reduced at least once
-    if result.stop_reason == "early_stopping":
-        assert result.epochs - result.best_epoch == 2
+    history = result.history
+    # replay the rules on the logged validation losses: the run must have done the same,
+    # whatever the losses were
+    plateau = Plateau(config.plateau_patience, config.plateau_factor, config.min_learning_rate)
+    rate, best, best_epoch, wait, stopped = config.learning_rate, None, 0, 0, False
+    for epoch, (loss, logged_rate) in enumerate(
+        zip(history["val_loss"], history["learning_rate"], strict=True), start=1
+    ):
+        assert not stopped, "trained on after early stopping"
+        assert logged_rate == pytest.approx(rate, rel=1e-6)
+        if is_improvement(loss, best, higher_is_better=False):
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+        stopped = wait >= config.early_stopping_patience
+        rate = plateau.step(loss, rate)
+    assert result.stop_reason == ("early_stopping" if stopped else "epochs")
+    assert result.epochs == (len(history["epoch"])) and (stopped or result.epochs == 6)
+    assert result.best_epoch == best_epoch and result.best_value == pytest.approx(best)
+
+
+def test_recipe_and_strategy_names_are_the_commands_choices():
+    assert tuple(RECIPES) == _choices.RECIPE_NAMES
+    assert STRATEGIES == _choices.STRATEGIES
+    for name, recipe in RECIPES.items():
+        assert isinstance(recipe(), TrainingConfig), name
+    assert RECIPES["cpu"](epochs=3).epochs == 3
+    assert make_strategy("default").num_replicas_in_sync == 1
 
 
 def test_config_checks_and_strategy_names():
@@ -256,5 +389,6 @@ def test_mirrored_strategy_on_two_cpu_devices(features_file, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
+    # what is always true of two epochs on two devices (whether the loss fell is not)
     assert report["replicas"] == 2
-    assert np.all(np.isfinite(report["loss"])) and report["loss"][1] < report["loss"][0]
+    assert len(report["loss"]) == 2 and np.all(np.isfinite(report["loss"]))

@@ -1,0 +1,71 @@
+"""TensorFlow for the commands that need it: imported late, and quietly.
+
+TensorFlow takes seconds to import and writes a dozen log lines on the way (absl's
+"before InitializeLog" warning, oneDNN, CUDA probing), written by C++ straight to the
+process's stderr, before and regardless of Python's logging. ``emonet-train`` and
+``emonet-evaluate`` check their arguments first, then call :func:`import_tensorflow`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+
+#: TensorFlow's own C++ log level from then on: 2 keeps errors, drops info and warnings.
+_LOG_LEVEL = "2"
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow and Keras, and initialise the devices, without their log lines.
+
+    What is written to stderr meanwhile is dropped, or shown if the import fails.
+    TensorFlow's later C++ log keeps its errors only (``TF_CPP_MIN_LOG_LEVEL=2``, unless
+    set otherwise); ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything, the start-up lines too.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", _LOG_LEVEL)
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0":
+        _import()
+        return
+    with _quiet_stderr():
+        _import()
+
+
+def _import() -> None:
+    import keras  # noqa: F401
+    import tensorflow as tf
+
+    # the first device query probes CUDA, which logs too
+    tf.config.list_logical_devices()
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Drop what the block writes to file descriptor 2; show it if the block fails."""
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as captured:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr to redirect
+            yield
+            return
+        os.dup2(captured.fileno(), 2)
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if failed:
+                captured.seek(0)
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stderr.write(captured.read().decode("utf-8", "replace"))
+                    sys.stderr.flush()
