@@ -123,17 +123,17 @@ class BackbonePreprocessing(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="emonet")
 class FusedBatchNormalization(keras.layers.BatchNormalization):
-    """:class:`keras.layers.BatchNormalization` through TensorFlow's fused kernel.
+    """:class:`keras.layers.BatchNormalization`, through TensorFlow's fused kernel there.
 
     On a CPU, Keras' generic batch normalisation of a 48x48x32 batch costs about as much
     as the 3x3 convolution before it (moments, then a separate normalisation, in float32
     even under mixed precision); TensorFlow's fused kernel is about four times faster.
-    Weights, configuration and moving statistics are those of the parent class, so the
-    two are interchangeable. Other backends, masks, renormalisation and inputs that are
-    not 4-D channels-last fall back to the parent's computation.
-
-    One difference: in training, the moving variance is updated with the unbiased batch
-    variance (the fused kernel's), where the parent uses the biased one.
+    The fused kernel is a fast path taken on the TensorFlow backend only; elsewhere (JAX,
+    PyTorch), and for masks, renormalisation, synchronised statistics and inputs that are
+    not 4-D channels-last, the layer is the parent's backend-neutral ``keras.ops`` code.
+    Weights, configuration, outputs and moving statistics are the parent's on every
+    backend (the fused kernel's unbiased batch variance is turned back into the biased
+    one Keras uses), so a model saved under one backend predicts the same under another.
 
     Examples
     --------
@@ -148,6 +148,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             keras.backend.backend() == "tensorflow"
             and mask is None
             and not self.renorm
+            and not getattr(self, "synchronized", False)
             and self.center
             and self.scale
             and len(inputs.shape) == 4
@@ -157,7 +158,10 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     def call(self, inputs, training=None, mask=None):
         if not self._fusable(inputs, mask):
             return super().call(inputs, training=training, mask=mask)
-        import tensorflow as tf  # only on the TensorFlow backend, checked above
+        return self._fused_call(inputs, training)
+
+    def _fused_call(self, inputs, training):
+        import tensorflow as tf  # the TensorFlow backend only (see _fusable)
 
         x = inputs
         if x.dtype not in (tf.float16, tf.bfloat16, tf.float32):
@@ -168,6 +172,10 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
                 x, gamma, beta, epsilon=self.epsilon, is_training=True
             )
+            # the kernel returns the unbiased variance; Keras' moments are biased
+            shape = tf.shape(x)
+            count = tf.cast(shape[0] * shape[1] * shape[2], tf.float32)
+            variance = variance * (count - 1.0) / tf.maximum(count, 1.0)
             momentum = self.momentum
             self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
             self.moving_variance.assign(
