@@ -34,6 +34,7 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
+
 __all__ = [
     "FACE_SIZE",
     "FEATURE_SIZE",

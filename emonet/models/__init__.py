@@ -29,9 +29,9 @@ from emonet.models._backbones import (
     load_backbone_weights,
     register_backbone,
 )
-from emonet.models._data import balanced_class_weights, make_dataset
+from emonet.models._data import PIPELINES, FaceBatches, balanced_class_weights, make_dataset
 from emonet.models._diagram import plot_architecture
-from emonet.models._distribute import STRATEGIES, make_strategy
+from emonet.models._distribute import STRATEGIES, DeviceStrategy, make_strategy
 from emonet.models._evaluate import (
     Evaluation,
     evaluate_predictions,
@@ -62,13 +62,16 @@ __all__ = [
     "AUGMENT_MODES",
     "FLIP_PERMUTATION",
     "PAPER_VARIANTS",
+    "PIPELINES",
     "RECIPES",
     "STRATEGIES",
     "VARIANTS",
     "AugmentConfig",
     "BackbonePreprocessing",
     "BackboneSpec",
+    "DeviceStrategy",
     "Evaluation",
+    "FaceBatches",
     "FusedBatchNormalization",
     "GrayToRGB",
     "ModelConfig",

@@ -5,7 +5,7 @@ horizontal flips. A model that also reads the feature vector should see the feat
 of the face it is shown, so here one affine transform per face warps the image, moves
 its 68 landmarks (a flip also swaps left and right points, :data:`FLIP_PERMUTATION`),
 and the sliding-window HOG is computed again on the warped face. Everything works on
-numpy batches; :mod:`emonet.models._data` runs it inside ``tf.data``.
+numpy batches; :mod:`emonet.models._data` runs it on each batch, on any backend.
 """
 
 from __future__ import annotations

@@ -1,24 +1,36 @@
-"""``tf.data`` pipelines from a features file: faces, features, one-hot labels.
+"""The input pipeline: batches of faces, features and one-hot labels, on any backend.
 
-The arrays live in memory as tensors; each batch is gathered by index inside the graph,
-so there is no Python loop per face. Augmentation (:mod:`emonet.models._augment`) is
-numpy and OpenCV code run on whole batches through ``tf.numpy_function``, in parallel
-calls, with prefetching.
+:class:`FaceBatches` is a :class:`keras.utils.PyDataset`: Keras feeds it to a model on
+TensorFlow, JAX and PyTorch alike, from worker threads or processes. Each batch is
+gathered by numpy fancy indexing and augmented by the numpy and OpenCV code of
+:mod:`emonet.models._augment` (face warped, landmarks moved, HOG recomputed). The order
+of an epoch and the random draws of each batch are functions of ``(seed, epoch, batch)``
+only, so batches do not depend on which worker makes them, or in what order, and a
+resumed run sees the batches the interrupted one would have seen.
+
+On TensorFlow, ``pipeline="tf"`` runs the same batches through ``tf.data`` instead
+(:mod:`emonet.models._data_tf`).
 """
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Sequence
 
+import keras
 import numpy as np
-import tensorflow as tf
 
 from emonet._constants import FACE_SIZE, FEATURE_SIZE, LABELS, NUM_CLASSES
 from emonet.features import FeatureSet
 from emonet.models._augment import AugmentConfig, augment_batch
 from emonet.models._fusion import FACE_INPUT, FEATURES_INPUT
 
-__all__ = ["balanced_class_weights", "make_dataset"]
+__all__ = ["PIPELINES", "FaceBatches", "balanced_class_weights", "make_dataset"]
+
+#: Input pipelines of :func:`make_dataset`: ``"py"`` (:class:`FaceBatches`, any backend),
+#: ``"tf"`` (``tf.data``, TensorFlow only), ``"auto"`` (see :func:`make_dataset`).
+PIPELINES: tuple[str, ...] = ("auto", "py", "tf")
 
 
 def balanced_class_weights(labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
@@ -72,6 +84,201 @@ def _check_set(data: FeatureSet, use_features: bool, labelled: bool, what: str) 
             raise ValueError(f"{what}: labels must lie in 0..{NUM_CLASSES - 1} ({LABELS})")
 
 
+class FaceBatches(keras.utils.PyDataset):
+    """Batches of model inputs (and targets) from a feature set, for any Keras backend.
+
+    Batch ``i`` of epoch ``e`` is ``inputs`` or ``(inputs, targets)`` or ``(inputs,
+    targets, weights)``, where ``inputs`` is ``{"face": (B, 48, 48, 1) float32}`` plus
+    ``"features": (B, 2728) float32`` when ``use_features``, and ``targets`` are one-hot
+    ``(B, 7)`` float32. It depends on ``(seed, e, i)`` only.
+
+    Parameters
+    ----------
+    data : FeatureSet
+        Faces, features and labels, e.g. ``load_features(path, usage="Training")``.
+    use_features : bool
+        Whether to feed the feature vector (the model has a feature branch).
+    batch_size : int, default=64
+    shuffle : bool, default=False
+        A new order every epoch.
+    augment : AugmentConfig, optional
+        Random geometric augmentation of each batch; ``None`` for none.
+    labels : bool, default=True
+        Yield one-hot targets (every face must be labelled).
+    class_weights : (7,) array, optional
+        Yield a per-face sample weight from the face's class.
+    seed : int, optional
+        Seed of the order and the augmentation; ``None`` draws one.
+    drop_remainder : bool, default=False
+        Drop the last, smaller batch (keeps batch statistics steady in training).
+    workers : int, default=1
+        Keras' worker threads (or processes) that make batches ahead of the model.
+    use_multiprocessing : bool, default=False
+        Workers are processes rather than threads (the augmentation holds the GIL for
+        part of its time).
+    max_queue_size : int, default=10
+        Batches made ahead.
+    pad_to : int, default=1
+        Pad each batch to a multiple of this many faces (the devices of a data-parallel
+        JAX run, which needs equal parts) by repeating its first faces with sample weight
+        0; labelled batches then always carry weights.
+    shard : (int, int), default=(0, 1)
+        ``(index, count)``: serve part ``index`` of ``count`` equal parts of each (padded)
+        batch, for the processes of a multi-process run that feed one global batch.
+
+    Attributes
+    ----------
+    epoch : int
+        The epoch whose batches are served; :meth:`on_epoch_end` moves it on, and
+        :func:`emonet.models.train` sets it (a resumed run continues the stream).
+
+    Raises
+    ------
+    ValueError
+        If the set is empty, has unlabelled faces when ``labels=True``, or features of the
+        wrong size.
+
+    Examples
+    --------
+    >>> from emonet.features import load_features
+    >>> from emonet.models import FaceBatches
+    >>> train = load_features("fer2013.h5", usage="Training")  # doctest: +SKIP
+    >>> batches = FaceBatches(train, use_features=True, shuffle=True, workers=4)  # doctest: +SKIP
+    >>> model.fit(batches, epochs=10)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        data: FeatureSet,
+        *,
+        use_features: bool,
+        batch_size: int = 64,
+        shuffle: bool = False,
+        augment: AugmentConfig | None = None,
+        labels: bool = True,
+        class_weights: Sequence[float] | np.ndarray | None = None,
+        seed: int | None = None,
+        drop_remainder: bool = False,
+        workers: int = 1,
+        use_multiprocessing: bool = False,
+        max_queue_size: int = 10,
+        pad_to: int = 1,
+        shard: tuple[int, int] = (0, 1),
+    ):
+        super().__init__(
+            workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size
+        )
+        _check_set(data, use_features, labels, "dataset")
+        if class_weights is not None and not labels:
+            raise ValueError("class_weights need labels")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.images = np.ascontiguousarray(data.images, dtype=np.uint8)
+        self.features = (
+            np.ascontiguousarray(data.features, dtype=np.float32) if use_features else None
+        )
+        self.labels = data.labels.astype(np.int64) if labels else None
+        self.class_weights = (
+            None if class_weights is None else np.asarray(class_weights, dtype=np.float32)
+        )
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.augment = augment if augment is not None and augment.enabled else None
+        self.seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else int(seed)
+        self.drop_remainder = drop_remainder
+        if pad_to < 1 or not 0 <= shard[0] < shard[1] or pad_to % shard[1]:
+            raise ValueError(
+                f"pad_to ({pad_to}) must be a positive multiple of the shard count, and the "
+                f"shard index within it (got shard={shard})"
+            )
+        self.pad_to = int(pad_to)
+        self.shard = (int(shard[0]), int(shard[1]))
+        self.epoch = 0
+        self._order: tuple[int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        n = len(self.images)
+        if self.drop_remainder and n >= self.batch_size:
+            return n // self.batch_size
+        return math.ceil(n / self.batch_size)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The faces' order in an epoch: a permutation of ``seed, epoch`` when shuffling."""
+        cached = self._order
+        if cached is not None and cached[0] == epoch:
+            return cached[1]
+        n = len(self.images)
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, 0, epoch]).permutation(n)
+        else:
+            order = np.arange(n)
+        self._order = (epoch, order)  # one tuple: worker threads see both or neither
+        return order
+
+    def indices(self, index: int, epoch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The faces of batch ``index`` of an epoch (default: the current one), and which
+        of them are real (not padding)."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} of {len(self)}")
+        order = self.order(self.epoch if epoch is None else epoch)
+        idx = order[index * self.batch_size : (index + 1) * self.batch_size]
+        real = np.ones(len(idx), dtype=bool)
+        missing = -len(idx) % self.pad_to
+        if missing:
+            idx = np.concatenate([idx, np.resize(idx, missing)])
+            real = np.concatenate([real, np.zeros(missing, dtype=bool)])
+        part, parts = self.shard
+        if parts > 1:
+            size = len(idx) // parts
+            idx, real = idx[part * size : (part + 1) * size], real[part * size : (part + 1) * size]
+        return idx, real
+
+    def batch(self, index: int, epoch: int | None = None) -> dict[str, np.ndarray]:
+        """The raw arrays of a batch: ``images`` (B, 48, 48) uint8 and, as configured,
+        ``features``, ``labels`` (B,) int64 and ``weights`` (B,) float32."""
+        epoch = self.epoch if epoch is None else epoch
+        idx, real = self.indices(index, epoch)
+        images = self.images[idx]
+        features = None if self.features is None else self.features[idx]
+        if self.augment is not None:
+            key = [self.seed, 1, epoch, index]
+            if self.shard[1] > 1:
+                key.append(self.shard[0])
+            rng = np.random.default_rng(key)
+            images, moved = augment_batch(images, features, self.augment, rng)
+            if moved is not None:
+                features = moved.astype(np.float32, copy=False)
+        out = {"images": images}
+        if features is not None:
+            out["features"] = features
+        if self.labels is not None:
+            out["labels"] = self.labels[idx]
+            if self.class_weights is not None:
+                out["weights"] = self.class_weights[out["labels"]] * real
+            elif self.pad_to > 1:
+                out["weights"] = real.astype(np.float32)
+        return out
+
+    def __getitem__(self, index: int):
+        return self.to_model(self.batch(index))
+
+    def to_model(self, arrays: dict[str, np.ndarray]):
+        """``inputs`` or ``(inputs, targets[, weights])`` from :meth:`batch`'s arrays."""
+        inputs = {FACE_INPUT: arrays["images"].astype(np.float32)[..., None]}
+        if "features" in arrays:
+            inputs[FEATURES_INPUT] = arrays["features"]
+        if "labels" not in arrays:
+            return inputs
+        targets = np.eye(NUM_CLASSES, dtype=np.float32)[arrays["labels"]]
+        if "weights" not in arrays:
+            return inputs, targets
+        return inputs, targets, arrays["weights"]
+
+    def on_epoch_end(self) -> None:
+        """Move on to the next epoch's order and augmentation."""
+        self.epoch += 1
+
+
 def make_dataset(
     data: FeatureSet,
     *,
@@ -83,45 +290,38 @@ def make_dataset(
     class_weights: Sequence[float] | np.ndarray | None = None,
     seed: int | None = None,
     drop_remainder: bool = False,
-    parallel_calls: int | None = None,
-) -> tf.data.Dataset:
-    """A batched ``tf.data.Dataset`` of model inputs (and targets) from a feature set.
-
-    Elements are ``inputs`` or ``(inputs, targets)`` or ``(inputs, targets, weights)``,
-    where ``inputs`` is ``{"face": (B, 48, 48, 1) float32}`` plus ``"features": (B, 2728)
-    float32`` when ``use_features``, and ``targets`` are one-hot ``(B, 7)`` float32.
+    pipeline: str = "auto",
+    workers: int | None = None,
+    use_multiprocessing: bool = False,
+    pad_to: int = 1,
+    shard: tuple[int, int] = (0, 1),
+):
+    """The input pipeline of a feature set: :class:`FaceBatches`, or ``tf.data`` on it.
 
     Parameters
     ----------
-    data : FeatureSet
-        Faces, features and labels, e.g. ``load_features(path, usage="Training")``.
-    use_features : bool
-        Whether to feed the feature vector (the model has a feature branch).
-    batch_size : int, default=64
-    shuffle : bool, default=False
-        Reshuffle the faces every epoch.
-    augment : AugmentConfig, optional
-        Random geometric augmentation, run on each batch; ``None`` for none.
-    labels : bool, default=True
-        Yield one-hot targets (every face must be labelled).
-    class_weights : (7,) array, optional
-        Yield a per-face sample weight from the face's class.
-    seed : int, optional
-        Seed of the shuffling and augmentation streams.
-    drop_remainder : bool, default=False
-        Drop the last, smaller batch (keeps batch statistics steady in training).
-    parallel_calls : int, optional
-        Parallel augmentation calls; default ``tf.data.AUTOTUNE``.
+    data, use_features, batch_size, shuffle, augment, labels, class_weights, seed,
+    drop_remainder, use_multiprocessing, pad_to, shard
+        As :class:`FaceBatches`.
+    workers : int, optional
+        :class:`FaceBatches`' workers (default: up to 4 threads), or ``tf.data``'s
+        parallel calls (default: autotuned).
+    pipeline : {"auto", "py", "tf"}, default="auto"
+        ``"py"``: the :class:`FaceBatches` itself, for any backend. ``"tf"``: a
+        ``tf.data.Dataset`` of the same batches (TensorFlow backend only), that makes
+        ``workers`` batches at once in TensorFlow's threads. ``"auto"``: ``"tf"`` on the
+        TensorFlow backend with thread workers, else ``"py"``.
 
     Returns
     -------
-    tf.data.Dataset
+    FaceBatches or tf.data.Dataset
+        A ``tf.data.Dataset`` serves the epoch its :class:`FaceBatches` (its
+        ``face_batches`` attribute) is at when it is iterated.
 
     Raises
     ------
     ValueError
-        If the set is empty, has unlabelled faces when ``labels=True``, or features of the
-        wrong size.
+        As :class:`FaceBatches`; or ``pipeline="tf"`` on another backend.
 
     Examples
     --------
@@ -130,91 +330,30 @@ def make_dataset(
     >>> train = load_features("fer2013.h5", usage="Training")  # doctest: +SKIP
     >>> ds = make_dataset(train, use_features=True, shuffle=True)  # doctest: +SKIP
     """
-    _check_set(data, use_features, labels, "dataset")
-    n = len(data)
-    images = tf.constant(np.ascontiguousarray(data.images, dtype=np.uint8))
-    features = (
-        tf.constant(np.ascontiguousarray(data.features, dtype=np.float32))
-        if use_features
-        else None
-    )
-    label_tensor = tf.constant(data.labels.astype(np.int64)) if labels else None
-    weight_tensor = (
-        tf.constant(np.asarray(class_weights, dtype=np.float32))
-        if class_weights is not None
-        else None
-    )
-    if weight_tensor is not None and not labels:
-        raise ValueError("class_weights need labels")
-
-    indices = tf.data.Dataset.range(n)
-    if shuffle:
-        indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    batches = indices.batch(batch_size, drop_remainder=drop_remainder)
-    augmenting = augment is not None and augment.enabled
-    if augmenting:
-        # one random seed per batch, new every epoch: augmentation differs between epochs
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        batches = tf.data.Dataset.zip(batches, seeds)
-    else:
-        batches = batches.map(lambda idx: (idx, tf.constant(0, tf.int64)))
-
-    def gather(idx, batch_seed):
-        element = {"images": tf.gather(images, idx), "seed": batch_seed}
-        if features is not None:
-            element["features"] = tf.gather(features, idx)
-        if label_tensor is not None:
-            element["labels"] = tf.gather(label_tensor, idx)
-        return element
-
-    ds = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-    if augmenting:
-        config = augment
-
-        def run_numpy(batch_images, batch_features, batch_seed):
-            rng = np.random.default_rng(int(batch_seed) & 0xFFFFFFFFFFFF)
-            warped, moved = augment_batch(
-                batch_images, batch_features if use_features else None, config, rng
-            )
-            if moved is None:
-                moved = batch_features
-            return warped, moved.astype(np.float32, copy=False)
-
-        def augment_element(element):
-            batch_features = element.get("features", tf.zeros((0, FEATURE_SIZE), tf.float32))
-            warped, moved = tf.numpy_function(
-                run_numpy,
-                [element["images"], batch_features, element["seed"]],
-                [tf.uint8, tf.float32],
-                stateful=False,
-            )
-            warped.set_shape(element["images"].shape)
-            element = dict(element, images=warped)
-            if features is not None:
-                moved.set_shape(element["features"].shape)
-                element["features"] = moved
-            return element
-
-        ds = ds.map(
-            augment_element,
-            num_parallel_calls=parallel_calls or tf.data.AUTOTUNE,
-            deterministic=False,
+    if pipeline not in PIPELINES:
+        raise ValueError(f"unknown pipeline {pipeline!r}; choose one of {', '.join(PIPELINES)}")
+    tensorflow = keras.backend.backend() == "tensorflow"
+    if pipeline == "tf" and not tensorflow:
+        raise ValueError(
+            f"pipeline 'tf' needs the TensorFlow backend (this is {keras.backend.backend()!r})"
         )
+    batches = FaceBatches(
+        data,
+        use_features=use_features,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        augment=augment,
+        labels=labels,
+        class_weights=class_weights,
+        seed=seed,
+        drop_remainder=drop_remainder,
+        workers=workers or min(4, os.cpu_count() or 1),
+        use_multiprocessing=use_multiprocessing,
+        pad_to=pad_to,
+        shard=shard,
+    )
+    if pipeline == "py" or (pipeline == "auto" and (not tensorflow or use_multiprocessing)):
+        return batches
+    from emonet.models._data_tf import tf_dataset  # imports TensorFlow
 
-    def to_model(element):
-        inputs = {FACE_INPUT: tf.cast(element["images"], tf.float32)[..., None]}
-        if features is not None:
-            inputs[FEATURES_INPUT] = element["features"]
-        if label_tensor is None:
-            return inputs
-        targets = tf.one_hot(element["labels"], NUM_CLASSES, dtype=tf.float32)
-        if weight_tensor is None:
-            return inputs, targets
-        return inputs, targets, tf.gather(weight_tensor, element["labels"])
-
-    ds = ds.map(to_model, num_parallel_calls=tf.data.AUTOTUNE)
-    options = tf.data.Options()
-    # shard by data when a strategy distributes the dataset over workers
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+    return tf_dataset(batches, parallel_calls=workers)

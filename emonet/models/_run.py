@@ -20,6 +20,7 @@ were written with; keep it so that they still resume.
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -27,12 +28,12 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from emonet import __version__
 from emonet._constants import LABELS, NUM_CLASSES
 from emonet._io import atomic_path, atomic_write_text
 from emonet.features import FeatureSet
+from emonet.models._distribute import DeviceStrategy
 from emonet.models._evaluate import predict_proba
 from emonet.models._fusion import ModelConfig
 from emonet.models._history import plot_history, write_history_csv
@@ -266,19 +267,31 @@ def run_document(
     weights: Any,
     train_data: FeatureSet,
     validation_data: FeatureSet | None,
-    strategy: tf.distribute.Strategy,
+    strategy: DeviceStrategy,
+    pipeline: str | None = None,
 ) -> dict[str, Any]:
     """The content of ``config.json`` (``results`` is ``None`` until the run ends)."""
     return {
         "emonet_version": __version__,
         "keras_version": keras.__version__,
-        "tensorflow_version": tf.__version__,
+        **backend_versions(),
         "model": model_config.get_config(),
         "training": config.get_config(),
         "weights": None if weights is None else str(weights),
-        "strategy": type(strategy).__name__,
+        "strategy": strategy.kind,
         "replicas": strategy.num_replicas_in_sync,
+        "pipeline": pipeline,
         "train_data": data_summary(train_data),
         "validation_data": data_summary(validation_data),
         "results": None,
     }
+
+
+def backend_versions() -> dict[str, str]:
+    """The Keras backend (``KERAS_BACKEND``) and its version, e.g. ``{"keras_backend":
+    "jax", "jax_version": "0.4.35"}``."""
+    backend = keras.backend.backend()
+    versions = {"keras_backend": backend}
+    if backend in ("tensorflow", "jax", "torch"):
+        versions[f"{backend}_version"] = importlib.import_module(backend).__version__
+    return versions

@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import tensorflow as tf
 
 from emonet.features import FeatureSet
-from emonet.models._data import balanced_class_weights, make_dataset
-from emonet.models._distribute import is_chief, make_strategy
+from emonet.models._data import FaceBatches, balanced_class_weights, make_dataset
+from emonet.models._distribute import DeviceStrategy, as_strategy
 from emonet.models._fusion import BACKBONE_LAYER, ModelConfig, build_model
 from emonet.models._history import history_columns
 from emonet.models._recipes import TrainingConfig
@@ -332,6 +331,18 @@ class _Monitor(keras.callbacks.Callback):
                 print(f"\nstopping after epoch {epoch + 1}: {self.stop_reason.replace('_', ' ')}")
 
 
+class _EpochFeed(keras.callbacks.Callback):
+    """Tells the batches which epoch begins: its order and augmentation follow from it,
+    so a resumed run sees the batches the interrupted one would have seen."""
+
+    def __init__(self, batches: FaceBatches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.epoch = epoch
+
+
 # --------------------------------------------------------------------------- train
 
 
@@ -345,7 +356,10 @@ def train(
     out_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
     overwrite: bool = False,
-    strategy: tf.distribute.Strategy | str | None = "auto",
+    strategy: DeviceStrategy | str | Any = "auto",
+    pipeline: str = "auto",
+    workers: int | None = None,
+    use_multiprocessing: bool = False,
     callbacks: list[keras.callbacks.Callback] | None = None,
     verbose: int | str = "auto",
     clock: Callable[[], float] = time.monotonic,
@@ -377,8 +391,18 @@ def train(
         starts, so a job that may be preempted can always pass ``resume=True``.
     overwrite : bool, default=False
         Delete a previous run's files in ``out_dir`` first.
-    strategy : tf.distribute.Strategy or str, default="auto"
-        How to spread training over devices; a name goes to :func:`make_strategy`.
+    strategy : str or DeviceStrategy, default="auto"
+        How to spread training over devices, on the current Keras backend: a name goes
+        to :func:`make_strategy`; a ``tf.distribute.Strategy`` (TensorFlow) or a
+        :class:`keras.distribution.DataParallel` (JAX) is used as it is.
+    pipeline : {"auto", "py", "tf"}, default="auto"
+        The input pipeline (:func:`make_dataset`): :class:`FaceBatches` on any backend,
+        or ``tf.data`` on TensorFlow.
+    workers : int, optional
+        Batches made at once: ``tf.data``'s parallel calls (default: autotuned), or the
+        :class:`FaceBatches`' Keras workers (default: up to 4 threads).
+    use_multiprocessing : bool, default=False
+        :class:`FaceBatches` workers are processes, not threads.
     callbacks : list of keras.callbacks.Callback, optional
         More callbacks for ``fit``.
     verbose : int or "auto"
@@ -420,12 +444,18 @@ def train(
             f"monitor {config.monitor!r} and the plateau schedule need validation data; "
             "pass validation_data or monitor 'loss' with another schedule"
         )
-    if isinstance(strategy, str) or strategy is None:
-        strategy = make_strategy(strategy or "default")
+    strategy = as_strategy(strategy)
+    data_parallel = strategy.keras_distribution
+    replicas = strategy.num_replicas_in_sync
+    if data_parallel and config.batch_size % replicas:
+        raise ValueError(
+            f"batch size {config.batch_size} does not split over {replicas} devices; "
+            f"choose a multiple of {replicas}"
+        )
     run = None
     if out_dir is not None:
         # other workers of a multi-worker run write to a scratch folder of their own
-        chief = is_chief(strategy)
+        chief = strategy.is_chief()
         run = RunFolder(
             Path(out_dir) if chief else Path(tempfile.mkdtemp(prefix="emonet-worker-"))
         )
@@ -445,6 +475,13 @@ def train(
     class_weights = (
         balanced_class_weights(train_data.labels) if config.class_weight == "balanced" else None
     )
+    feeding = {
+        "pipeline": pipeline,
+        "workers": workers,
+        "use_multiprocessing": use_multiprocessing,
+        "pad_to": replicas if data_parallel else 1,
+        "shard": strategy.process_shard(),
+    }
     train_ds = make_dataset(
         train_data,
         use_features=use_features,
@@ -454,19 +491,30 @@ def train(
         class_weights=class_weights,
         seed=config.seed,
         drop_remainder=len(train_data) > config.batch_size,
+        **feeding,
     )
     val_ds = (
         make_dataset(
-            validation_data, use_features=use_features, batch_size=config.validation_batch_size
+            validation_data,
+            use_features=use_features,
+            batch_size=config.validation_batch_size,
+            **feeding,
         )
         if validation_data is not None
         else None
     )
+    train_batches = train_ds if isinstance(train_ds, FaceBatches) else train_ds.face_batches
     steps = len(train_data) // config.batch_size if len(train_data) > config.batch_size else 1
     document: dict[str, Any] = {}
     if run is not None:
         document = run_document(
-            model_config, config, weights, train_data, validation_data, strategy
+            model_config,
+            config,
+            weights,
+            train_data,
+            validation_data,
+            strategy,
+            pipeline="py" if isinstance(train_ds, FaceBatches) else "tf",
         )
         run.path.mkdir(parents=True, exist_ok=True)
         run.write_config(document)
@@ -489,15 +537,16 @@ def train(
         monitor = _Monitor(
             state, phase, config, steps, run, verbose=0 if verbose == 0 else 1, clock=clock
         )
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            initial_epoch=state["epoch"],
-            epochs=phase.end,
-            callbacks=[monitor, *(callbacks or [])],
-            shuffle=False,  # the dataset reshuffles itself every epoch
-            verbose=verbose,
-        )
+        with strategy.run_scope():
+            model.fit(
+                train_ds,
+                validation_data=val_ds,
+                initial_epoch=state["epoch"],
+                epochs=phase.end,
+                callbacks=[_EpochFeed(train_batches), monitor, *(callbacks or [])],
+                shuffle=False,  # the dataset reshuffles itself every epoch
+                verbose=verbose,
+            )
         stop_reason = monitor.stop_reason
     state["stop_reason"] = stop_reason = stop_reason or "epochs"
 
@@ -546,7 +595,7 @@ def train(
 def _build(
     model_config: ModelConfig,
     config: TrainingConfig,
-    strategy: tf.distribute.Strategy,
+    strategy: DeviceStrategy,
     train_data: FeatureSet,
     weights: str | os.PathLike[str] | None,
 ) -> keras.Model:
