@@ -31,5 +31,8 @@ LR_SCHEDULES: tuple[str, ...] = ("plateau", "cosine", "constant")
 MONITORS: tuple[str, ...] = ("val_loss", "val_accuracy", "loss", "accuracy")
 PRECISIONS: tuple[str | None, ...] = (None, "bfloat16", "float16")
 
+#: Input pipelines of ``make_dataset`` and ``train``.
+PIPELINES: tuple[str, ...] = ("auto", "py", "tf")
+
 #: Distribution strategies of ``make_strategy``.
 STRATEGIES: tuple[str, ...] = ("auto", "default", "mirrored", "multiworker")

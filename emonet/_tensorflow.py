@@ -1,4 +1,7 @@
-"""TensorFlow for the commands that need it: imported late, and quietly.
+"""Keras and its backend for the commands that need them: imported late, and quietly.
+
+The backend is Keras' (``KERAS_BACKEND``, TensorFlow by default); JAX and PyTorch start
+quietly, TensorFlow does not:
 
 TensorFlow takes seconds to import and writes a dozen log lines on the way (absl's
 "before InitializeLog" warning, oneDNN, CUDA probing), written by C++ straight to the
@@ -19,13 +22,17 @@ _LOG_LEVEL = "2"
 
 
 def import_tensorflow() -> None:
-    """Import TensorFlow and Keras, and initialise the devices, without their log lines.
+    """Import Keras and its backend, and initialise the devices, without their log lines.
+
+    TensorFlow is imported only when it is Keras' backend.
 
     What is written to stderr meanwhile is dropped, or shown if the import fails.
     TensorFlow's later C++ log keeps its errors only (``TF_CPP_MIN_LOG_LEVEL=2``, unless
     set otherwise); ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything, the start-up lines too.
     """
-    if "tensorflow" in sys.modules:
+    if "tensorflow" in sys.modules or (
+        "keras" in sys.modules and sys.modules["keras"].backend.backend() != "tensorflow"
+    ):
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", _LOG_LEVEL)
     if os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0":
@@ -36,7 +43,10 @@ def import_tensorflow() -> None:
 
 
 def _import() -> None:
-    import keras  # noqa: F401
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return
     import tensorflow as tf
 
     # the first device query probes CUDA, which logs too

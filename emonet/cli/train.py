@@ -1,7 +1,8 @@
 """``emonet-train FEATURES.h5 --variant NAME --out DIR``: train an EmoNet model.
 
-The arguments are checked before TensorFlow is imported (seconds), and its start-up log
-is kept out of the output (:mod:`emonet._tensorflow`).
+The arguments are checked before Keras and its backend are imported (seconds), and
+TensorFlow's start-up log is kept out of the output (:mod:`emonet._tensorflow`). The
+backend is Keras' (``KERAS_BACKEND=jax emonet-train ...``); ``config.json`` records it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from emonet._choices import (
     LR_SCHEDULES,
     MONITORS,
     OPTIMIZERS,
+    PIPELINES,
     RECIPE_NAMES,
     STRATEGIES,
     VARIANT_NAMES,
@@ -84,8 +86,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--strategy",
         default="auto",
         choices=STRATEGIES,
-        help="devices: auto (all GPUs when several), mirrored, multiworker "
-        "(cluster from TF_CONFIG) or default (one device)",
+        help="devices: auto (all GPUs when several), mirrored (all devices of this machine), "
+        "multiworker (TensorFlow: cluster from TF_CONFIG; JAX: from KERAS_DISTRIBUTION_*) "
+        "or default (one device); tf.distribute on TensorFlow, keras.distribution on JAX",
+    )
+    parser.add_argument(
+        "--pipeline",
+        default="auto",
+        choices=PIPELINES,
+        help="input pipeline: py (keras PyDataset, any backend), tf (tf.data, TensorFlow "
+        "only) or auto (tf on TensorFlow, else py)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="batches made at once (default: tf.data autotunes; the PyDataset uses up to 4 "
+        "threads)",
+    )
+    parser.add_argument(
+        "--multiprocessing",
+        action="store_true",
+        help="the PyDataset's workers are processes, not threads",
     )
 
     recipe = parser.add_argument_group("recipe overrides")
@@ -221,8 +242,11 @@ def _main(args: argparse.Namespace) -> int:
     if val_data is None and config.lr_schedule == "plateau":
         config.lr_schedule = "cosine"
 
+    import keras
+
     print(
-        f"training {model_config.model_name} ({args.recipe} recipe) on {len(train_data):,} "
+        f"training {model_config.model_name} ({args.recipe} recipe, {keras.backend.backend()} "
+        f"backend) on {len(train_data):,} "
         f"{args.train_usage} faces"
         + (f", validating on {len(val_data):,} {args.val_usage}" if val_data is not None else "")
         + (f", for at most {config.time_limit:g} min" if config.time_limit else "")
@@ -237,6 +261,9 @@ def _main(args: argparse.Namespace) -> int:
         resume=args.resume,
         overwrite=args.overwrite,
         strategy=args.strategy,
+        pipeline=args.pipeline,
+        workers=args.workers,
+        use_multiprocessing=args.multiprocessing,
         verbose=2 if args.quiet else "auto",
     )
     minutes = result.seconds / 60

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from emonet._choices import PIPELINES
 from emonet._constants import FACE_SIZE, FEATURE_SIZE, LABELS, NUM_CLASSES
 from emonet.features import FeatureSet
 from emonet.models._augment import AugmentConfig, augment_batch
@@ -28,9 +29,8 @@ from emonet.models._fusion import FACE_INPUT, FEATURES_INPUT
 
 __all__ = ["PIPELINES", "FaceBatches", "balanced_class_weights", "make_dataset"]
 
-#: Input pipelines of :func:`make_dataset`: ``"py"`` (:class:`FaceBatches`, any backend),
-#: ``"tf"`` (``tf.data``, TensorFlow only), ``"auto"`` (see :func:`make_dataset`).
-PIPELINES: tuple[str, ...] = ("auto", "py", "tf")
+# PIPELINES (from emonet._choices): ``"py"`` (:class:`FaceBatches`, any backend), ``"tf"``
+# (``tf.data``, TensorFlow only), ``"auto"`` (see :func:`make_dataset`).
 
 
 def balanced_class_weights(labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:

@@ -68,6 +68,11 @@ def test_train_cli_writes_the_run_and_reports(trained, capsys):
     assert document["training"]["augment"]["mode"] == "image"
     assert document["training"]["mixed_precision"] is None
     assert document["train_data"]["faces"] == 336 and document["validation_data"]["faces"] == 84
+    assert document["keras_backend"] == "tensorflow" and document["pipeline"] == "tf"
+    assert document["tensorflow_version"] and document["strategy"] in (
+        "_DefaultDistributionStrategy",
+        "MirroredStrategy",
+    )
     assert (trained / "history.png").stat().st_size > 0
     assert load_predictions(trained / "val_predictions.npz").probabilities.shape == (84, 7)
 
@@ -82,14 +87,20 @@ def test_train_cli_prints_epochs_and_accuracy(features_file, tmp_path, capsys):
             str(tmp_path / "run"),
             "--epochs",
             "1",
+            "--pipeline",
+            "py",
+            "--workers",
+            "2",
             *TINY_ARGS[2:],
         ]
     )
     assert code == 0
     out = capsys.readouterr().out
     assert (
-        "training compact (cpu recipe) on 336 Training faces, validating on 84 PublicTest" in out
+        "training compact (cpu recipe, tensorflow backend) on 336 Training faces, validating "
+        "on 84 PublicTest" in out
     )
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["pipeline"] == "py"
     assert "trained compact: 1 epochs in" in out and "PublicTest accuracy:" in out
 
 
@@ -252,12 +263,13 @@ def test_evaluate_keeps_tensorflows_start_up_log_out(trained, features_file, tmp
 
 
 def test_choices_come_from_the_library():
-    from emonet.models import AUGMENT_MODES, RECIPES, STRATEGIES, VARIANTS
+    from emonet.models import AUGMENT_MODES, PIPELINES, RECIPES, STRATEGIES, VARIANTS
     from emonet.models._recipes import PRECISIONS
 
     assert tuple(VARIANTS) == _choices.VARIANT_NAMES
     assert tuple(RECIPES) == _choices.RECIPE_NAMES
     assert AUGMENT_MODES is _choices.AUGMENT_MODES and STRATEGIES is _choices.STRATEGIES
+    assert PIPELINES is _choices.PIPELINES
     assert set(train_cli._PRECISIONS.values()) == set(PRECISIONS)
     choices = {
         action.dest: tuple(action.choices)
@@ -268,6 +280,7 @@ def test_choices_come_from_the_library():
     assert choices["recipe"] == _choices.RECIPE_NAMES
     assert choices["augment"] == AUGMENT_MODES
     assert choices["strategy"] == STRATEGIES
+    assert choices["pipeline"] == PIPELINES
     assert choices["optimizer"] == _choices.OPTIMIZERS
     assert choices["lr_schedule"] == _choices.LR_SCHEDULES
     assert choices["monitor"] == _choices.MONITORS

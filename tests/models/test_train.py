@@ -26,6 +26,7 @@ from emonet.models import (
     RECIPES,
     STRATEGIES,
     AugmentConfig,
+    DeviceStrategy,
     ModelConfig,
     TrainingConfig,
     TrainingResult,
@@ -35,6 +36,7 @@ from emonet.models import (
     make_strategy,
     train,
 )
+from emonet.models._distribute import as_strategy
 from emonet.models._schedule import Plateau, cosine_learning_rate, is_improvement
 from emonet.predictions import load_predictions
 from tests.models.conftest import TINY
@@ -348,6 +350,22 @@ def test_config_checks_and_strategy_names():
         TrainingConfig.from_config({"speed": 2})
     with pytest.raises(ValueError, match="unknown strategy 'tpu'"):
         make_strategy("tpu")
+
+
+def test_strategy_names_map_to_the_backends_own():
+    strategy = make_strategy("default")
+    assert isinstance(strategy, DeviceStrategy) and strategy.backend == keras.backend.backend()
+    assert strategy.num_replicas_in_sync == 1 and strategy.is_chief()
+    assert strategy.process_shard() == (0, 1) and not strategy.keras_distribution
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        assert isinstance(strategy.strategy, tf.distribute.Strategy)
+        with strategy.scope():
+            assert tf.distribute.get_strategy() is strategy.strategy
+        wrapped = as_strategy(tf.distribute.MirroredStrategy(["/cpu:0"]))
+        assert wrapped.kind == "MirroredStrategy" and wrapped.num_replicas_in_sync == 1
+    assert as_strategy(strategy) is strategy and as_strategy(None).num_replicas_in_sync == 1
 
 
 def test_multiworker_needs_tf_config(monkeypatch):
