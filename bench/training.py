@@ -2,15 +2,19 @@
 
 Prints, on real FER2013 faces:
 
-* the input pipeline alone (``make_dataset``), in faces/s: no augmentation, augmentation
-  of the image and landmarks, and full augmentation with the HOG recomputed;
-* the training step of each backbone alone, fp32 and bf16 (batches already in memory);
+* the input pipeline alone, in faces/s: no augmentation, augmentation of the image and
+  landmarks, and full augmentation with the HOG recomputed; one worker (``FaceBatches``
+  in this thread: the faces/s of each worker) and the training pipeline (``tf.data`` on
+  TensorFlow, the ``FaceBatches`` through Keras' workers elsewhere);
+* the training step of each backbone alone, fp32 and bf16 (batches already in memory),
+  on the current Keras backend and on each of ``--backends`` (a subprocess each);
 * one model end to end, pipeline and step together, with and without augmentation, so
   the cost of augmentation shows where it is paid.
 
     python bench/training.py [--features FILE.h5] [--faces 1024]
                              [--backbones compact,resnet50,inception_resnet_v2]
                              [--paper-size full|small] [--steps 3]
+                             [--backends tensorflow,jax,torch]
 
 Without ``--features`` it extracts the features of ``--faces`` shared FER2013 training
 faces first (dlib, about 2 ms a face).
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -56,7 +61,8 @@ def real_faces(data: Path, n: int) -> FeatureSet:
 
 
 def _augmented_batches(data: FeatureSet, batch: int, mode: str, drop_remainder: bool = False):
-    """Endless shuffled training batches of faces and features, augmented in ``mode``."""
+    """Shuffled training batches of faces and features, augmented in ``mode``: the
+    training pipeline of the current backend (``make_dataset(pipeline="auto")``)."""
     from emonet.models import AugmentConfig, make_dataset
 
     return make_dataset(
@@ -67,40 +73,82 @@ def _augmented_batches(data: FeatureSet, batch: int, mode: str, drop_remainder: 
         augment=AugmentConfig(mode=mode, translate=0.1),
         seed=0,
         drop_remainder=drop_remainder,
-    ).repeat()
+    )
+
+
+def _rate(batches, batch: int, count: int) -> float:
+    """Faces/s of ``count`` batches of an iterable (or of what a callable returns), best
+    of two passes."""
+    rate = 0.0
+    for _ in range(2):  # best of two, as below
+        iterator = iter(batches() if callable(batches) else batches)
+        next(iterator)  # start-up (threads, tracing) is not throughput
+        start = time.perf_counter()
+        for _ in range(count):
+            next(iterator)
+        rate = max(rate, count * batch / (time.perf_counter() - start))
+    return rate
 
 
 def bench_pipeline(data: FeatureSet, batch: int, batches: int) -> None:
-    import tensorflow as tf
+    import keras
 
-    print(f"\ninput pipeline alone (make_dataset, batch {batch}, {os.cpu_count()} CPU cores):")
+    from emonet.models import FaceBatches
+
+    pipeline = _augmented_batches(data, batch, "none")
+    name = "FaceBatches" if isinstance(pipeline, FaceBatches) else "tf.data"
+    print(
+        f"\ninput pipeline alone (batch {batch}, {os.cpu_count()} CPU cores), faces/s: one "
+        f"worker (FaceBatches in this thread), and the training pipeline ({name}):"
+    )
     for mode, note in [
         ("none", "gather + one-hot"),
         ("image", "warp faces, move landmarks"),
         ("full", "warp faces, move landmarks, recompute HOG"),
     ]:
-        ds = _augmented_batches(data, batch, mode)
-        iterator = iter(ds)
-        next(iterator)
-        rate = 0.0
-        for _ in range(2):  # best of two, as below
-            start = time.perf_counter()
-            for _ in range(batches):
-                next(iterator)
-            rate = max(rate, batches * batch / (time.perf_counter() - start))
-        del iterator
-        print(f"  {mode:<6} {rate:>9,.0f} faces/s   ({note})")
-    tf.keras.backend.clear_session()
+        pipeline = _augmented_batches(data, batch, mode)
+        one = pipeline if isinstance(pipeline, FaceBatches) else pipeline.face_batches
+        count = min(batches, len(one) - 1)
+        single = _rate(one, batch, count)
+        if isinstance(pipeline, FaceBatches):
+            # through Keras' own adapter and workers, as fit reads it
+            from keras.src.trainers.data_adapters import get_data_adapter
+
+            adapter = get_data_adapter(pipeline)
+
+            def epoch(adapter=adapter):
+                adapter.on_epoch_end()  # stops the previous pass's workers
+                adapter.on_epoch_begin()
+                return adapter.get_numpy_iterator()
+
+            adapter.on_epoch_begin()
+            served = _rate(epoch, batch, count)
+            adapter.on_epoch_end()
+        else:
+            served = _rate(pipeline, batch, count)
+        print(f"  {mode:<6} {single:>9,.0f} {served:>9,.0f}   ({note})")
+    keras.backend.clear_session()
 
 
-def _batch(batch: int, use_features: bool, rng: np.random.Generator):
-    import tensorflow as tf
+class _InMemory:
+    """The same batch, ``steps`` times: a training step without an input pipeline."""
 
-    inputs = {"face": tf.constant(rng.uniform(0, 255, (batch, 48, 48, 1)).astype("float32"))}
-    if use_features:
-        inputs["features"] = tf.constant(rng.normal(size=(batch, FEATURE_SIZE)).astype("float32"))
-    targets = tf.one_hot(rng.integers(0, 7, batch), 7)
-    return tf.data.Dataset.from_tensors((inputs, targets)).repeat()
+    def __new__(cls, batch: int, use_features: bool, rng: np.random.Generator, steps: int):
+        import keras
+
+        inputs = {"face": rng.uniform(0, 255, (batch, 48, 48, 1)).astype("float32")}
+        if use_features:
+            inputs["features"] = rng.normal(size=(batch, FEATURE_SIZE)).astype("float32")
+        targets = np.eye(7, dtype="float32")[rng.integers(0, 7, batch)]
+
+        class Batches(keras.utils.PyDataset):
+            def __len__(self):
+                return steps
+
+            def __getitem__(self, index):
+                return inputs, targets
+
+        return Batches()
 
 
 def _best_rate(model, ds, steps: int, batch: int, repeats: int) -> float:
@@ -133,8 +181,9 @@ def bench_step(
         model.compile(
             keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True), "categorical_crossentropy"
         )
-        ds = _batch(batch, use_features, np.random.default_rng(0))
-        model.fit(ds, steps_per_epoch=2, epochs=1, shuffle=False, verbose=0)  # trace and warm up
+        warm = _InMemory(batch, use_features, np.random.default_rng(0), 2)
+        model.fit(warm, epochs=1, shuffle=False, verbose=0)  # trace and warm up
+        ds = _InMemory(batch, use_features, np.random.default_rng(0), steps)
         return _best_rate(model, ds, steps, batch, repeats)
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -157,7 +206,7 @@ def bench_end_to_end(data: FeatureSet, batch: int, steps: int) -> None:
             )
             ds = _augmented_batches(data, batch, mode, drop_remainder=True)
             model.fit(ds, steps_per_epoch=2, epochs=1, shuffle=False, verbose=0)
-            rates[mode] = _best_rate(model, ds, steps, batch, repeats=2)
+            rates[mode] = _best_rate(model, ds, min(steps, len(data) // batch), batch, repeats=2)
         finally:
             keras.mixed_precision.set_global_policy("float32")
         cost = 1 - rates[mode] / rates["none"]
@@ -182,7 +231,22 @@ def main(argv: list[str] | None = None) -> int:
         help="paper backbones at their default input size, or a small one",
     )
     parser.add_argument("--steps", type=int, default=3, help="timed steps of the paper backbones")
+    parser.add_argument(
+        "--backends",
+        default="",
+        help="other Keras backends whose training steps to time too (e.g. jax,torch), one "
+        "subprocess each; the current one is KERAS_BACKEND's",
+    )
+    parser.add_argument(
+        "--steps-only", action="store_true", help="time the training steps, nothing else"
+    )
     args = parser.parse_args(argv)
+    import keras
+
+    print(f"Keras backend: {keras.backend.backend()}")
+    if args.steps_only:
+        bench_steps(args)
+        return 0
 
     if args.features:
         data = load_features(args.features, usage="Training")
@@ -196,9 +260,25 @@ def main(argv: list[str] | None = None) -> int:
     else:
         data = real_faces(args.data, args.faces)
 
-    from emonet.models import get_backbone
-
     bench_pipeline(data, batch=128, batches=30)
+    bench_steps(args)
+    for backend in filter(None, args.backends.split(",")):
+        if backend == keras.backend.backend():
+            continue
+        print(f"\n--- the training steps on the {backend} backend", flush=True)
+        forwarded = [a for a in (argv if argv is not None else sys.argv[1:])]
+        subprocess.run(
+            [sys.executable, __file__, *forwarded, "--steps-only"],
+            env={**os.environ, "KERAS_BACKEND": backend},
+            check=False,
+        )
+
+    bench_end_to_end(data, batch=128, steps=8)
+    return 0
+
+
+def bench_steps(args: argparse.Namespace) -> None:
+    from emonet.models import get_backbone
 
     print("\ntraining step alone (batches in memory), faces/s:")
     print(f"  {'backbone':<20} {'input':>5} {'features':>8} {'batch':>5} {'fp32':>7} {'bf16':>7}")
@@ -217,9 +297,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"{rates[0]:>7,.0f} {rates[1]:>7,.0f}   (bf16 {rates[1] / rates[0]:.2f}x)",
                 flush=True,
             )
-
-    bench_end_to_end(data, batch=128, steps=8)
-    return 0
 
 
 if __name__ == "__main__":
