@@ -156,8 +156,7 @@ def resize_face(image: np.ndarray, size: int = FACE_SIZE) -> np.ndarray:
         return image
     if min(h, w) < MIN_FACE_SIZE:
         raise ImageError(
-            f"{w}x{h} pixels: too small for a face crop (at least "
-            f"{MIN_FACE_SIZE}x{MIN_FACE_SIZE})"
+            f"{w}x{h} pixels: too small for a face crop (at least {MIN_FACE_SIZE}x{MIN_FACE_SIZE})"
         )
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2

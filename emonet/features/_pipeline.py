@@ -152,10 +152,11 @@ def _unwritable(path: Path, error: OSError) -> OSError:
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
-    # fork: workers start with everything imported, and are direct children of this
-    # process, which _die_with_parent checks; spawn where fork is unsafe or missing
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    return multiprocessing.get_context(method)
+    # spawn, not fork: a forked worker inherits the parent's thread pools (OpenCV's,
+    # OpenMP's) in whatever state they were, and deadlocks in its first cv2 call if the
+    # parent had used them; spawned workers are also direct children, as
+    # _die_with_parent checks
+    return multiprocessing.get_context("spawn")
 
 
 def _watch_parent(parent: int) -> None:
@@ -186,10 +187,9 @@ def _init_worker(parent: int) -> None:
     """Tie the worker to its parent; pin it to one thread so that N workers use N
     cores, not N squared."""
     global _THREAD_LIMITS
-    pass  # _die_with_parent(parent)
-    # Ctrl-C reaches the whole process group: the parent alone decides what stops;
-    # a SIGTERM handler forked from the parent would turn the parent's terminate()
-    # into a failed task in a worker that goes on
+    _die_with_parent(parent)
+    # Ctrl-C reaches the whole process group: the parent alone decides what stops; and
+    # terminate() must end a worker, not fail its task in a handler the worker inherited
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     import cv2
@@ -387,7 +387,9 @@ def extract_to_file(
     output_path : str or path-like
         The ``.h5`` file to write.
     jobs : int, optional
-        Worker processes; default all available cores. 1 runs in this process.
+        Worker processes; default all available cores. 1 runs in this process. Workers
+        are started with ``spawn``: a script that calls this with ``jobs > 1`` needs the
+        usual ``if __name__ == "__main__":`` guard.
     chunk_size : int, optional
         Faces per chunk: the unit of work, of memory and of resumption.
     resume : bool, optional
@@ -417,8 +419,9 @@ def extract_to_file(
     FileExistsError
         If the output or an interrupted run exists and neither ``overwrite`` nor
         ``resume`` says what to do.
-    PermissionError
-        If the output's folder cannot be written.
+    OSError
+        If the output's folder cannot be written (a ``PermissionError`` where it is
+        one); the message names the output, not a temporary file.
     concurrent.futures.process.BrokenProcessPool
         If a worker process died (killed, out of memory); finished chunks are kept.
 

@@ -140,23 +140,28 @@ def test_existing_output_needs_overwrite(tmp_path, fer_csv):
     assert out.read_bytes() == b"old"
 
 
-# Run the command with the chunks from GATE on held forever in the workers: whenever
-# the run is killed, it has finished exactly GATE chunks and is still going.
-_GATED_RUN = """
-import sys, time
-import emonet.features._pipeline as pipeline
+_EXTRACT_CHUNK = _pipeline._extract_chunk
 
-extract_chunk = pipeline._extract_chunk
 
-def gated(index, *args):
-    while index >= GATE:
+def _gated_extract_chunk(index, *args):
+    """Chunks from $EMONET_TEST_GATE on never finish: whenever a run using this is
+    killed, it has finished exactly that many chunks and is still going."""
+    while index >= int(os.environ["EMONET_TEST_GATE"]):
         time.sleep(60)
-    return extract_chunk(index, *args)
+    return _EXTRACT_CHUNK(index, *args)
 
-pipeline._extract_chunk = gated
+
+# the command, with workers that run _gated_extract_chunk (imported by name)
+_GATED_RUN = """
+import sys
+import emonet.features._pipeline as pipeline
+from tests.cli.test_extract_features import _gated_extract_chunk
+
+pipeline._extract_chunk = _gated_extract_chunk
 from emonet.cli.extract_features import main
 sys.exit(main(sys.argv[1:]))
 """
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _children(pid: int) -> list[int]:
@@ -204,22 +209,28 @@ def test_killed_run_leaves_no_worker_and_resumes_to_the_same_file(tmp_path, kill
     out = tmp_path / "faces.h5"
     parts = tmp_path / "faces.h5.parts"
     args = [source, "-o", out, "--jobs", "2", "--chunk-size", "20", "-q"]
-    process = subprocess.Popen(
-        [sys.executable, "-c", _GATED_RUN.replace("GATE", "4"), *map(str, args)],
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    errors = tmp_path / "stderr.txt"  # a file, not a pipe: workers left alive would hold a pipe
+    with open(errors, "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-c", _GATED_RUN, *map(str, args)],
+            stderr=stderr,
+            cwd=ROOT,
+            env={**os.environ, "EMONET_TEST_GATE": "4"},
+            start_new_session=True,
+        )
+    workers = []
     try:
         _wait_until(lambda: len(list(parts.glob("chunk_*.npz"))) == 4, "4 finished chunks")
         workers = _children(process.pid)
         assert len(workers) >= 2 and process.poll() is None
         process.send_signal(how)  # the command alone: its workers must follow by themselves
-        stderr = process.communicate(timeout=300)[1]
+        process.wait(timeout=300)
         _wait_until(lambda: not any(_running(w) for w in workers), "the workers to end", 60)
     finally:
-        if process.poll() is None or any(_running(w) for w in _children(process.pid)):
-            os.killpg(process.pid, signal.SIGKILL)  # only if the test already failed
+        if process.poll() is None or any(_running(w) for w in workers):
+            os.killpg(process.pid, signal.SIGKILL)  # only if the test failed: no orphans
+    stderr = errors.read_text()
+    errors.unlink()
     assert len(list(parts.glob("chunk_*.npz"))) == 4 and not out.exists()
     temporaries = list(tmp_path.glob(".faces.h5.*.tmp"))
     if how == signal.SIGTERM:  # stopped as by Ctrl-C: cleaned up, said so
