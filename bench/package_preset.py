@@ -54,7 +54,7 @@ def main() -> int:
     staging = Path(tempfile.mkdtemp(prefix="emonet-preset-"))
     for run in map(Path, args.runs):
         config = json.loads((run / "config.json").read_text())
-        model_config = ModelConfig.from_config(config["model_config"])
+        model_config = ModelConfig.from_config(config["model"])
         model = load_model(run / "model.keras")
         member = save_model(
             model,
@@ -72,7 +72,7 @@ def main() -> int:
             "name": run.name,
             "variant": model_config.model_name,
             "uses_features": model_config.use_features,
-            "seed": config.get("training_config", {}).get("seed"),
+            "seed": config.get("training", {}).get("seed"),
             "epochs": results.get("epochs"),
             "best_epoch": results.get("best_epoch"),
             "train_minutes": round(results.get("seconds", 0) / 60, 1),

@@ -2,7 +2,10 @@
 # Trains the members of the bundled "default" preset, one after the other (2 CPU cores:
 # never two at once). Each run is resumable: rerun this script after an interruption.
 #   bash bench/train_default_preset.sh FEATURES.h5 RUNS_DIR [MINUTES_PER_MODEL]
-# Then: python bench/package_preset.py RUNS_DIR (evaluates, fits the ensemble, packages).
+# Then bench/package_preset.py evaluates the runs, fits the ensemble and writes the preset:
+#   python bench/package_preset.py FEATURES.h5 RUNS_DIR/compact_s1 \
+#       RUNS_DIR/compact_features_s2 RUNS_DIR/compact_s3 --out emonet/pretrained/default
+# The shipped preset (2026-11-26): compact_s1 with 40 minutes, the other two with 48.
 set -euo pipefail
 features=${1:?features file of emonet-extract-features}
 runs=${2:?folder of the run folders}

@@ -25,16 +25,12 @@ MODULES = (
     "emonet.predictions",
     "emonet.ensemble",
     "emonet.models",
+    "emonet.recognize",
 )
 
 #: Examples known to fail, with the reason; each is marked xfail. Not strict: the code
 #: they document is being finished elsewhere; take an entry off once its example passes.
-_NO_PRESET = "needs the bundled 'default' preset, not there until a model is trained"
-KNOWN_FAILURES: dict[str, str] = {
-    "emonet.recognize._presets.list_presets": _NO_PRESET,
-    "emonet.recognize._recognizer.Recognizer": _NO_PRESET,
-    "emonet.recognize._recognizer.Recognizer.predict_crops": _NO_PRESET,
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 

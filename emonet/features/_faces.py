@@ -13,9 +13,10 @@ from emonet.features._landmarks import LANDMARK_PARTS, extract_landmarks
 #: Detectors of :func:`detect_faces`: dlib's HOG + linear SVM, and its CNN (MMOD).
 DETECTORS: tuple[str, ...] = ("hog", "cnn")
 #: Default lowest detection score kept, per detector. dlib's HOG detector reports weak
-#: false faces with scores near 0 (two on the astronaut photo's suit: -0.015 and -0.008,
-#: against 1.5 for her face); the CNN's confidences of real faces are near 1.
-DEFAULT_MIN_SCORES: dict[str, float] = {"hog": 0.1, "cnn": 0.3}
+#: false faces with scores near 0 (on the astronaut photo's suit: -0.015 and -0.008 at
+#: 1x and 2x, 0.17 when its colours are read in the wrong order), against 0.9-1.5 for her
+#: face, also shrunk to 40 px; the CNN's confidences of real faces are near 1.
+DEFAULT_MIN_SCORES: dict[str, float] = {"hog": 0.3, "cnn": 0.3}
 # Past this many pixels on the long side, an automatic second pass at double size
 # (four times the cost) is not worth it: faces too small to find at 1x are rare there.
 _AUTO_UPSAMPLE_MAX_SIDE = 1000
@@ -46,7 +47,7 @@ def detect_faces(
         or turned, but takes 1-2 s a photo on a CPU).
     min_score : float, optional
         Lowest score kept: the SVM margin for ``"hog"``, the confidence for ``"cnn"``.
-        Default :data:`DEFAULT_MIN_SCORES` (0.1 and 0.3).
+        Default :data:`DEFAULT_MIN_SCORES` (0.3 for both).
     return_scores : bool, default=False
         Also return the scores.
 

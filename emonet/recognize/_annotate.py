@@ -80,29 +80,46 @@ def annotate(image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
             1,
             cv2.LINE_AA,
         )
-        _draw_bars(canvas, face, right + 4 if right + 4 + side // 2 < width else left, bottom)
+        _draw_bars(canvas, face)
     return canvas
 
 
-def _draw_bars(canvas: np.ndarray, face: Face, x: int, bottom: int) -> None:
-    """Seven small vertical bars, one per label, below or beside the box."""
-    left, top, right, _ = face.box
-    side = max(right - left, 1)
-    bar_w = max(3, side // 10)
-    bar_h = max(12, side // 2)
+def _draw_bars(canvas: np.ndarray, face: Face) -> None:
+    """A small panel beside the box: one labelled horizontal bar per label."""
+    left, top, right, bottom = face.box
     height, width = canvas.shape[:2]
-    x0 = min(max(x, 0), max(width - 7 * bar_w - 1, 0))
-    y0 = min(bottom, height - 1)
+    row = int(np.clip((bottom - top) // 7, 9, 18))
+    scale = row / 28
+    name_w = cv2.getTextSize("surprise", cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] + 4
+    panel_w, panel_h = name_w + 4 * row, 7 * row + 4
+    # right of the box if it fits, else left of it, else inside the photo's edge
+    x0 = right + 4 if right + 4 + panel_w <= width else left - 4 - panel_w
+    x0 = int(np.clip(x0, 0, max(width - panel_w, 0)))
+    y0 = int(np.clip(top, 0, max(height - panel_h, 0)))
     # a dark backdrop, so the bars read on any photo
-    backdrop = canvas[max(y0 - bar_h, 0) : y0 + 1, x0 : x0 + 7 * bar_w]
-    backdrop[:] = (backdrop * 0.35 + 20).astype(np.uint8)
+    region = canvas[y0 : y0 + panel_h, x0 : x0 + panel_w]
+    region[:] = (region * 0.3 + 15).astype(np.uint8)
+    bar_max = panel_w - name_w - 4
     for i, name in enumerate(LABELS):
-        value = face.probabilities[name]
-        x_left = x0 + i * bar_w
-        top_y = int(round(y0 - value * bar_h))
-        if value > 0.005:
+        y = y0 + 2 + i * row
+        cv2.putText(
+            canvas,
+            name,
+            (x0 + 2, y + row - 3),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            (235, 235, 235),
+            1,
+            cv2.LINE_AA,
+        )
+        length = int(round(face.probabilities[name] * bar_max))
+        if length > 0:
             cv2.rectangle(
-                canvas, (x_left + 1, top_y), (x_left + bar_w - 2, y0), LABEL_COLOURS[name], -1
+                canvas,
+                (x0 + name_w, y + 2),
+                (x0 + name_w + length, y + row - 2),
+                LABEL_COLOURS[name],
+                -1,
             )
 
 
@@ -110,7 +127,10 @@ def save_image(image: np.ndarray, path: str | os.PathLike[str]) -> Path:
     """Write an RGB (or gray) uint8 image to a file (format from its suffix), atomically."""
     path = Path(path)
     bgr = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    ok, encoded = cv2.imencode(path.suffix or ".png", bgr)
+    try:
+        ok, encoded = cv2.imencode(path.suffix or ".png", bgr)
+    except cv2.error:
+        ok = False
     if not ok:
         raise ValueError(f"{path}: OpenCV cannot write images of type {path.suffix!r}")
     with atomic_path(path, suffix=path.suffix) as tmp:

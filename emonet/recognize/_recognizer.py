@@ -49,7 +49,7 @@ class Recognizer:
         Times a photo is doubled before detection; ``None`` doubles it only when no face
         was found at its own size (faces down to about 40 px then).
     min_score : float, optional
-        Lowest detection score kept; default the detector's (0.1 for HOG, 0.3 for CNN).
+        Lowest detection score kept; default 0.3 (see :func:`emonet.features.detect_faces`).
     tta : bool, optional
         Also read each face's mirror image and average (twice the network work); default
         the preset's setting (off for ``models``).
