@@ -153,8 +153,11 @@ def _unwritable(path: Path, error: OSError) -> OSError:
 
 def _worker_context() -> multiprocessing.context.BaseContext:
     # fork: workers start with everything imported, and are direct children of this
-    # process, which _die_with_parent checks; spawn where fork is unsafe or missing
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    # process, which _die_with_parent checks; spawn where fork is unsafe or missing, and
+    # once a framework that runs threads of its own is loaded (a forked child of
+    # TensorFlow, JAX or PyTorch can hang on a lock one of those threads held)
+    threaded = any(name in sys.modules for name in ("tensorflow", "jax", "torch"))
+    method = "fork" if sys.platform.startswith("linux") and not threaded else "spawn"
     return multiprocessing.get_context(method)
 
 

@@ -388,6 +388,8 @@ def reproduce(
             workers, use_multiprocessing, verbose, costs, result, say,
         )  # fmt: skip
         _predict_variant(name, model, out, splits, config.validation_batch_size, costs, say)
+        del model
+        keras.backend.clear_session()  # one network in memory at a time
 
     # 3. the ensemble and the tables (every variant finished so far, this call's or not)
     start = time.perf_counter()
