@@ -66,7 +66,17 @@ SETTINGS_FILE = "reproduce.json"
 FEATURES_FILE = "features.h5"
 SPLITS = ("PublicTest", "PrivateTest")
 MODES = {"plain": False, "flip": True}  # prediction mode -> mirror averaging
-_COMPARED = ("scale", "epochs", "batch_size", "weights", "precision", "seed", "input_sizes")
+# what a rerun into the same folder must keep (the variants may differ: a subset, then more)
+_COMPARED = (
+    "source",
+    "scale",
+    "epochs",
+    "batch_size",
+    "weights",
+    "precision",
+    "seed",
+    "input_sizes",
+)
 
 
 @dataclass
