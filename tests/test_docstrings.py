@@ -25,6 +25,7 @@ MODULES = (
     "emonet.predictions",
     "emonet.ensemble",
     "emonet.models",
+    "emonet.reproduce",
 )
 
 #: Examples known to fail, with the reason; each is marked xfail. Not strict: the code

@@ -20,6 +20,7 @@ PACKAGES = (
     "emonet.predictions",
     "emonet.ensemble",
     "emonet.models",
+    "emonet.reproduce",
 )
 
 TESTS = Path(__file__).resolve().parent

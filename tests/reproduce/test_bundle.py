@@ -14,7 +14,7 @@ import pytest
 
 from emonet import LABELS
 from emonet.features import extract_to_file, load_features
-from emonet.reproduce import load_bundle, pack_bundle, stratified_rows
+from emonet.reproduce import BundleReport, load_bundle, pack_bundle, stratified_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,6 +43,7 @@ def test_bundle_of_an_image_folder_keeps_the_jpeg_bytes_and_recomputes_equal_fea
 ):
     report = pack_bundle(image_folder, tmp_path / "b.npz", features=extracted)
     expected = load_features(extracted)
+    assert isinstance(report, BundleReport)
     assert (report.faces, report.jpeg_faces, report.png_faces) == (len(expected), 42, 0)
     assert report.usage_counts == {"Training": 28, "PublicTest": 14}
     jpeg_bytes = sum(p.stat().st_size for p in image_folder.rglob("*.jpg"))

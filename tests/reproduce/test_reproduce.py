@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from emonet.cli.reproduce import main
-from emonet.models import PAPER_VARIANTS
-from emonet.reproduce import PAPER_ACCURACY, PAPER_WEIGHTS, reproduce
+from emonet.models import PAPER_VARIANTS, get_backbone
+from emonet.reproduce import PAPER_ACCURACY, PAPER_WEIGHTS, SCALES, Reproduction, Scale, reproduce
 
 
 @pytest.mark.slow
@@ -23,6 +23,7 @@ def test_smoke_reproduction_runs_end_to_end_and_keeps_finished_variants(fer_csv,
     assert json.loads((out / "tables.json").read_text())["table1_weights"]["ours"] == {}
 
     result = reproduce(fer_csv, out, scale="smoke", log=None)
+    assert isinstance(result, Reproduction) and result.out == out
     assert result.kept == ["resnet50"]
     assert result.trained == [v for v in PAPER_VARIANTS if v != "resnet50"]
     assert kept_model.stat().st_mtime_ns == stamp  # not trained again
@@ -93,3 +94,10 @@ def test_command_packs_and_reports_bad_input_in_one_line(fer_csv, tmp_path, caps
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and all(e.startswith("emonet-reproduce: error: ") for e in errors)
     assert "--pack" in errors[1]
+
+
+def test_smoke_scale_uses_the_smallest_inputs_the_paper_backbones_take():
+    smoke = SCALES["smoke"]
+    assert isinstance(smoke, Scale) and SCALES["full"].input_sizes == {}
+    for backbone, size in smoke.input_sizes.items():
+        assert size == get_backbone(backbone).min_input_size
