@@ -11,6 +11,9 @@ from emonet.cli.reproduce import main
 from emonet.models import PAPER_VARIANTS, get_backbone
 from emonet.reproduce import PAPER_ACCURACY, PAPER_WEIGHTS, SCALES, Reproduction, Scale, reproduce
 
+# Keras passes copy=False to numpy's __array__ of TF tensors: noise, not ours
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
 
 @pytest.mark.slow
 def test_smoke_reproduction_runs_end_to_end_and_keeps_finished_variants(fer_csv, tmp_path):
