@@ -26,6 +26,7 @@ MODULES = (
     "emonet.ensemble",
     "emonet.models",
     "emonet.recognize",
+    "emonet.reproduce",
 )
 
 #: Examples known to fail, with the reason; each is marked xfail. Not strict: the code

@@ -21,6 +21,7 @@ PACKAGES = (
     "emonet.ensemble",
     "emonet.models",
     "emonet.recognize",
+    "emonet.reproduce",
 )
 
 TESTS = Path(__file__).resolve().parent

@@ -3,7 +3,8 @@
 Stages, bottom to top::
 
     emonet._constants, _io, _image, _plotting, ... (the private top-level modules)
-    -> data -> features -> predictions -> models -> ensemble -> recognize -> demo -> cli
+    -> data -> features -> predictions -> models -> ensemble -> recognize -> reproduce
+    -> demo -> cli
 
 A module may import its own stage freely, the bottom modules, and the public names of
 lower stages: never a higher stage, never another stage's private module or name. Every
@@ -20,7 +21,17 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "emonet"
-STAGES = ("data", "features", "predictions", "models", "ensemble", "recognize", "demo", "cli")
+STAGES = (
+    "data",
+    "features",
+    "predictions",
+    "models",
+    "ensemble",
+    "recognize",
+    "reproduce",
+    "demo",
+    "cli",
+)
 RANK = {stage: rank for rank, stage in enumerate(STAGES, start=1)}
 BOTTOM = "bottom"  # rank 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dlib
 import numpy as np
 
 from emonet._constants import NUM_LANDMARKS
@@ -66,6 +65,8 @@ def extract_landmarks(images, boxes: np.ndarray | None = None) -> np.ndarray:
     >>> extract_landmarks(np.full((48, 48), 128, np.uint8)).shape
     (1, 68, 2)
     """
+    import dlib  # on first use: a machine without dlib can still import emonet.features
+
     batch = _as_batch(images)
     if boxes is None:
         boxes = [(0, 0, image.shape[1] - 1, image.shape[0] - 1) for image in batch]

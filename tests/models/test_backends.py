@@ -1,7 +1,9 @@
 """emonet.models on every Keras 3 backend: JAX (and PyTorch) in subprocesses, since a
 process has one backend, chosen by ``KERAS_BACKEND`` before Keras is imported.
 
-Each test skips when its backend is not installed. The tests here run under the default
+Each test skips when its backend is not installed (the ``test`` extra installs JAX's CPU
+wheel, so CI runs the JAX tests). Each starts a process: they are marked slow, and
+``make test`` runs them all the same. The tests here run under the default
 backend (TensorFlow) and drive the others; run the whole model suite under another with
 ``KERAS_BACKEND=jax pytest tests/models``.
 """
@@ -106,12 +108,14 @@ NO_TENSORFLOW = """
 """
 
 
+@pytest.mark.slow
 def test_emonet_models_builds_saves_and_predicts_on_jax_without_tensorflow(tmp_path):
     report = run_under("jax", NO_TENSORFLOW, tmp_path=tmp_path)
     assert report["backend"] == "jax" and not report["imported"]
     np.testing.assert_allclose(report["sums"], 1, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_importing_emonet_does_not_import_tensorflow_on_jax(tmp_path):
     script = """
         import json, sys
@@ -158,6 +162,7 @@ def _trained_looking(model: keras.Model) -> keras.Model:
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_a_model_saved_under_one_backend_predicts_the_same_under_another(
     backend, val_set, tmp_path
@@ -228,6 +233,7 @@ TRAIN = """
 """
 
 
+@pytest.mark.slow
 def test_train_checkpoints_and_resumes_on_jax(features_file, tmp_path):
     report = run_under("jax", TRAIN, features_file, tmp_path / "run", "default", tmp_path=tmp_path)
     assert report["interrupted"] and report["epochs"] == [1, 2]
@@ -236,6 +242,7 @@ def test_train_checkpoints_and_resumes_on_jax(features_file, tmp_path):
     assert report["strategy"] == "OneDevice" and report["shape"] == [84, 7]
 
 
+@pytest.mark.slow
 def test_data_parallel_on_two_jax_cpu_devices(features_file, tmp_path):
     report = run_under(
         "jax", TRAIN, features_file, tmp_path / "run", "mirrored", devices=2, tmp_path=tmp_path
