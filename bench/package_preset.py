@@ -24,9 +24,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import classification_report
+from sklearn.metrics import classification_report, confusion_matrix
 
 from emonet import LABELS
+from emonet._plotting import plot_confusion_matrix
 from emonet._tensorflow import import_tensorflow
 
 import_tensorflow()  # quietly, before the imports below load it
@@ -46,6 +47,7 @@ def main() -> int:
     parser.add_argument("--description", default="")
     parser.add_argument("--no-tta", dest="tta", action="store_false")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weight search")
+    parser.add_argument("--confusion-png", help="also draw the ensemble's confusion matrix")
     args = parser.parse_args()
 
     val = load_features(args.features, usage="PublicTest")
@@ -140,12 +142,21 @@ def main() -> int:
             f"{learned:.2%} on PublicTest (fit there), 5-fold cross-validated "
             f"{cross_mean:.2%} +- {cross_std:.2%}"
         )
-    for name in LABELS:
+    confusion = confusion_matrix(y, combined.argmax(1), labels=range(len(LABELS)))
+    metrics["confusion"] = confusion.tolist()
+    for i, name in enumerate(LABELS):
         c = metrics["per_class"][name]
+        row = confusion[i] / max(confusion[i].sum(), 1)
+        mistaken = [LABELS[j] for j in np.argsort(-row) if j != i][:2]
         print(
             f"  {name:9s} precision {c['precision']:.3f} recall {c['recall']:.3f} "
-            f"f1 {c['f1-score']:.3f} ({int(c['support'])} faces)"
+            f"f1 {c['f1-score']:.3f} ({int(c['support'])} faces); mistaken most for "
+            f"{mistaken[0]} ({row[LABELS.index(mistaken[0])]:.0%}), "
+            f"{mistaken[1]} ({row[LABELS.index(mistaken[1])]:.0%})"
         )
+    if args.confusion_png:
+        plot_confusion_matrix(confusion, args.confusion_png, title=f"{args.name or 'preset'}")
+        print(f"wrote {args.confusion_png}")
     out = save_preset(
         args.out,
         members,

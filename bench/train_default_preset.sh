@@ -5,7 +5,7 @@
 # Then bench/package_preset.py evaluates the runs, fits the ensemble and writes the preset:
 #   python bench/package_preset.py FEATURES.h5 RUNS_DIR/compact_s1 \
 #       RUNS_DIR/compact_features_s2 RUNS_DIR/compact_s3 --out emonet/pretrained/default
-# The shipped preset (2026-11-26): compact_s1 with 40 minutes, the other two with 48.
+# The shipped preset (2026-11-26): time limits of 40, 48 and 42 minutes, in this order.
 set -euo pipefail
 features=${1:?features file of emonet-extract-features}
 runs=${2:?folder of the run folders}
