@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import sys
@@ -185,7 +186,7 @@ def _main(args: argparse.Namespace) -> int:
         atomic_write_text(args.csv, buffer.getvalue())
     n_faces = len(rows)
     print(
-        f"{len(photos) + len(videos) - (n_skipped - len(skipped))} files, {n_faces} faces"
+        f"{len(documents)} files, {n_faces} faces"
         + (f", {n_skipped} skipped" if n_skipped else "")
         + (f"; wrote {args.csv}" if args.csv else "")
         + (f"; annotated into {annotate_dir}" if annotate_dir else ""),
@@ -236,7 +237,8 @@ def _video(recognizer, path: Path, args: argparse.Namespace, annotate_dir: Path 
         ):
             new_rows = frame.to_rows(str(path))
             rows += new_rows
-            frames.append(frame.__class__(frame.index, frame.time_s, frame.faces))
+            # kept for the JSON and the timeline, without the image: memory stays flat
+            frames.append(dataclasses.replace(frame, image=None))
             if not args.json:
                 bar.clear()
                 _print_rows(new_rows, f"{path} frame {frame.index}", quiet_empty=True)
