@@ -9,12 +9,17 @@ Prints, on real FER2013 faces:
 * the training step of each backbone alone, fp32 and bf16 (batches already in memory),
   on the current Keras backend and on each of ``--backends`` (a subprocess each);
 * one model end to end, pipeline and step together, with and without augmentation, so
-  the cost of augmentation shows where it is paid.
+  the cost of augmentation shows where it is paid;
+* with ``--presets``: the crops/s of each bundled preset (``Recognizer.predict_crops``,
+  with and without flip averaging), what training buys at prediction time;
+* with ``--curves RUN ...``: PublicTest accuracy against training minutes of finished
+  ``emonet-train`` runs (the recipes of the ablation table, a long run), as a PNG.
 
     python bench/training.py [--features FILE.h5] [--faces 1024]
                              [--backbones compact,resnet50,inception_resnet_v2]
                              [--paper-size full|small] [--steps 3]
                              [--backends tensorflow,jax,torch]
+                             [--presets] [--curves RUN ... --curves-png FILE.png]
 
 Without ``--features`` it extracts the features of ``--faces`` shared FER2013 training
 faces first (dlib, about 2 ms a face).
@@ -240,12 +245,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--steps-only", action="store_true", help="time the training steps, nothing else"
     )
+    parser.add_argument(
+        "--presets", action="store_true", help="time the bundled presets only (crops/s)"
+    )
+    parser.add_argument(
+        "--curves", nargs="+", type=Path, help="plot these runs' accuracy against minutes only"
+    )
+    parser.add_argument("--curves-png", type=Path, default=Path("accuracy_vs_minutes.png"))
     args = parser.parse_args(argv)
+    if args.curves:
+        plot_curves(args.curves, args.curves_png)
+        return 0
     import keras
 
     print(f"Keras backend: {keras.backend.backend()}")
     if args.steps_only:
         bench_steps(args)
+        return 0
+    if args.presets:
+        bench_presets(args.data, args.faces)
         return 0
 
     if args.features:
@@ -275,6 +293,59 @@ def main(argv: list[str] | None = None) -> int:
 
     bench_end_to_end(data, batch=128, steps=8)
     return 0
+
+
+def bench_presets(data: Path, n: int) -> None:
+    """Crops/s of each bundled preset, with and without flip averaging (best of 3)."""
+    from emonet import Recognizer, list_presets
+    from emonet.data import read_face
+
+    files = sorted((data / "val").glob("*/*.jpg"))[:n]
+    crops = np.stack([read_face(p) for p in files])
+    print(f"\npredict_crops of each preset on {len(crops)} FER2013 faces, crops/s:")
+    for name in list_presets():
+        recognizer = Recognizer(name)
+        recognizer.predict_crops(crops[:64])  # builds the predict functions
+        rates = []
+        for tta in (False, True):
+            seconds = []
+            for _ in range(3):
+                start = time.perf_counter()
+                recognizer.predict_crops(crops, tta=tta)
+                seconds.append(time.perf_counter() - start)
+            rates.append(len(crops) / min(seconds))
+        default = "flips" if recognizer.tta_ else "plain"
+        print(
+            f"  {name:<10} {len(recognizer.models_)} model(s): {rates[0]:8,.0f} plain, "
+            f"{rates[1]:8,.0f} with flips (the preset's default: {default})",
+            flush=True,
+        )
+
+
+def plot_curves(runs: list[Path], path: Path) -> None:
+    """PublicTest accuracy after each epoch against the training minutes so far."""
+    import csv
+
+    from emonet._plotting import new_figure, save_figure
+
+    figure = new_figure((7, 4.5))
+    axes = figure.add_subplot()
+    for run in runs:
+        with open(run / "history.csv", newline="") as file:
+            rows = list(csv.DictReader(file))
+        minutes = np.cumsum([float(r["seconds"]) for r in rows]) / 60
+        accuracy = np.array([float(r["val_accuracy"]) for r in rows]) * 100
+        axes.plot(minutes, accuracy, marker="o", markersize=2, label=run.name)
+        print(
+            f"{run.name}: {len(rows)} epochs in {minutes[-1]:.1f} min, best PublicTest "
+            f"{accuracy.max():.2f}% at {minutes[accuracy.argmax()]:.1f} min"
+        )
+    axes.set_xlabel("training minutes (2 CPU cores)")
+    axes.set_ylabel("PublicTest accuracy (%)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    save_figure(figure, path)
+    print(f"wrote {path}")
 
 
 def bench_steps(args: argparse.Namespace) -> None:

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
             "(config.json) and its validation predictions (val_predictions.npz)."
         ),
     )
+    add_training_arguments(parser)
+    return parser
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of a training run, shared with ``emonet-distill``."""
     parser.add_argument("features", help="the .h5 features file")
     parser.add_argument(
         "--variant",
@@ -123,6 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--weight-decay", type=float)
     recipe.add_argument("--label-smoothing", type=float)
     recipe.add_argument(
+        "--mixup", type=float, metavar="ALPHA", help="mixup's Beta parameter (0: none; 0.2 usual)"
+    )
+    recipe.add_argument(
+        "--ema",
+        type=float,
+        metavar="MOMENTUM",
+        help="keep a moving average of the weights (e.g. 0.999) and use it (0: none)",
+    )
+    recipe.add_argument(
         "--early-stopping",
         type=int,
         metavar="PATIENCE",
@@ -134,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--augment",
         choices=AUGMENT_MODES,
         help="full: move landmarks and recompute HOG; image: HOG kept; none",
+    )
+    recipe.add_argument(
+        "--erase",
+        type=float,
+        metavar="P",
+        help="probability of random erasing of a training face (0: none)",
     )
     recipe.add_argument("--mixed-precision", choices=list(_PRECISIONS))
     recipe.add_argument("--seed", type=int)
@@ -151,7 +173,6 @@ def build_parser() -> argparse.ArgumentParser:
         "widths=[32,64,128]; repeatable",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="one line per epoch")
-    return parser
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -166,6 +187,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "lr_schedule": args.lr_schedule,
         "weight_decay": args.weight_decay,
         "label_smoothing": args.label_smoothing,
+        "mixup": args.mixup,
         "monitor": args.monitor,
         "seed": args.seed,
         "time_limit": args.time_limit,
@@ -177,9 +199,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["class_weight"] = None if args.class_weight == "none" else "balanced"
     if args.mixed_precision is not None:
         overrides["mixed_precision"] = _PRECISIONS[args.mixed_precision]
-    if args.augment is not None:
+    if args.ema is not None:
+        overrides["ema_momentum"] = args.ema or None
+    augment = {"mode": args.augment, "erase": args.erase}
+    augment = {k: v for k, v in augment.items() if v is not None}
+    if augment:
         base = RECIPES[args.recipe]().augment.get_config()
-        overrides["augment"] = AugmentConfig(**{**base, "mode": args.augment})
+        overrides["augment"] = AugmentConfig(**{**base, **augment})
     return overrides
 
 
@@ -196,8 +222,10 @@ def _backbone_options(items: list[str]) -> dict[str, Any]:
     return options
 
 
-def _check_files(args: argparse.Namespace) -> None:
-    """Refuse missing input files before TensorFlow takes its seconds to import."""
+def check_training_arguments(args: argparse.Namespace) -> None:
+    """Refuse missing input files and malformed options before TensorFlow takes its
+    seconds to import."""
+    _backbone_options(args.backbone_option)
     features = Path(args.features)
     if not features.is_file():
         raise FileNotFoundError(f"{features}: no such features file")
@@ -209,11 +237,19 @@ def _check_files(args: argparse.Namespace) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
-    _check_files(args)
-    backbone_options = _backbone_options(args.backbone_option)
+    check_training_arguments(args)
     import_tensorflow()
+    from emonet.models import train
+
+    return train_from_arguments(args, train)
+
+
+def train_from_arguments(args: argparse.Namespace, fit: Callable[..., Any]) -> int:
+    """Run ``fit`` (:func:`emonet.models.train`, or a function with its signature) on the
+    features file, model and recipe the parsed arguments name, and report the result."""
+    backbone_options = _backbone_options(args.backbone_option)
     from emonet.features import load_features
-    from emonet.models import RECIPES, VARIANTS, train, variant_config
+    from emonet.models import RECIPES, VARIANTS, variant_config
 
     base = VARIANTS[args.variant]
     if args.recipe is None:
@@ -251,7 +287,7 @@ def _main(args: argparse.Namespace) -> int:
         + (f", validating on {len(val_data):,} {args.val_usage}" if val_data is not None else "")
         + (f", for at most {config.time_limit:g} min" if config.time_limit else "")
     )
-    result = train(
+    result = fit(
         train_data,
         val_data,
         model_config,

@@ -6,7 +6,8 @@ Backbones come from one registry (:func:`list_backbones`): the paper's
 ``inception_resnet_v2`` and ``resnet50``, and ``compact``, a network that trains on a
 small CPU. :func:`train` runs the paper's two-phase schedule (or the CPU recipe) from a
 features file; :func:`predict_proba` (a feature set) or :func:`predict_faces` (face crops)
-and :func:`evaluate_predictions` score a trained model.
+and :func:`evaluate_predictions` score a trained model; :func:`distill` trains one small
+network on an ensemble's probabilities.
 """
 
 from emonet._plotting import plot_confusion_matrix
@@ -16,7 +17,9 @@ from emonet.models._augment import (
     AugmentConfig,
     augment_batch,
     mirror_batch,
+    mixup_batch,
     random_affine,
+    random_erase,
     transform_landmarks,
     warp_faces,
 )
@@ -31,6 +34,7 @@ from emonet.models._backbones import (
 )
 from emonet.models._data import PIPELINES, FaceBatches, balanced_class_weights, make_dataset
 from emonet.models._diagram import plot_architecture
+from emonet.models._distill import distill, distillation_targets
 from emonet.models._distribute import STRATEGIES, DeviceStrategy, make_strategy
 from emonet.models._evaluate import (
     Evaluation,
@@ -84,6 +88,8 @@ __all__ = [
     "build_backbone",
     "build_model",
     "check_feature_settings",
+    "distill",
+    "distillation_targets",
     "evaluate_predictions",
     "feature_settings",
     "get_backbone",
@@ -93,12 +99,14 @@ __all__ = [
     "make_dataset",
     "make_strategy",
     "mirror_batch",
+    "mixup_batch",
     "plot_architecture",
     "plot_confusion_matrix",
     "plot_history",
     "predict_faces",
     "predict_proba",
     "random_affine",
+    "random_erase",
     "read_model_info",
     "register_backbone",
     "save_model",

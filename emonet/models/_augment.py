@@ -27,7 +27,9 @@ __all__ = [
     "AugmentConfig",
     "augment_batch",
     "mirror_batch",
+    "mixup_batch",
     "random_affine",
+    "random_erase",
     "transform_landmarks",
     "warp_faces",
 ]
@@ -77,6 +79,10 @@ class AugmentConfig:
         Largest shift along each axis, as a fraction of the face size.
     flip : bool
         Mirror half of the faces left to right.
+    erase : float
+        Probability of random erasing (Zhong et al. 2020): a rectangle of 2-33% of the
+        warped face, of aspect ratio 0.3-3.3, is filled with noise. It is an occlusion, so
+        the HOG of ``"full"`` mode is computed on the erased face; the landmarks stay.
 
     Examples
     --------
@@ -91,6 +97,7 @@ class AugmentConfig:
     zoom: float = 0.1
     translate: float = 0.0
     flip: bool = True
+    erase: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in AUGMENT_MODES:
@@ -103,6 +110,8 @@ class AugmentConfig:
                 raise ValueError(f"augmentation {name} must be >= 0, got {getattr(self, name)}")
         if self.zoom >= 1:
             raise ValueError(f"augmentation zoom must be < 1, got {self.zoom}")
+        if not 0 <= self.erase <= 1:
+            raise ValueError(f"augmentation erase is a probability in [0, 1], got {self.erase}")
 
     @property
     def enabled(self) -> bool:
@@ -193,6 +202,57 @@ def warp_faces(images: np.ndarray, matrices: np.ndarray) -> np.ndarray:
     return out
 
 
+def random_erase(
+    images: np.ndarray,
+    probability: float,
+    rng: np.random.Generator,
+    area: tuple[float, float] = (0.02, 0.33),
+    aspect: tuple[float, float] = (0.3, 3.3),
+) -> np.ndarray:
+    """Random erasing: fill a random rectangle of some faces with uniform noise.
+
+    Parameters
+    ----------
+    images : (N, H, W) uint8
+    probability : float
+        Chance that a face gets a rectangle.
+    rng : numpy.random.Generator
+    area : (float, float), default=(0.02, 0.33)
+        Range of the rectangle's area, as a fraction of the face's.
+    aspect : (float, float), default=(0.3, 3.3)
+        Range of its height / width, drawn log-uniformly.
+
+    Returns
+    -------
+    (N, H, W) uint8
+        A copy; faces without a rectangle are unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emonet.models import random_erase
+    >>> faces = np.zeros((4, 48, 48), np.uint8)
+    >>> erased = random_erase(faces, 1.0, np.random.default_rng(0))
+    >>> bool((erased != 0).any(axis=(1, 2)).all())
+    True
+    """
+    images = np.array(images, copy=True)
+    n, height, width = images.shape[:3]
+    # every draw is made for every face, so a face's rectangle does not depend on the others
+    chosen = rng.random(n) < probability
+    fraction = rng.uniform(*area, n)
+    ratio = np.exp(rng.uniform(np.log(aspect[0]), np.log(aspect[1]), n))
+    h = np.clip(np.round(np.sqrt(fraction * height * width * ratio)), 1, height).astype(int)
+    w = np.clip(np.round(np.sqrt(fraction * height * width / ratio)), 1, width).astype(int)
+    top = (rng.random(n) * (height - h + 1)).astype(int)
+    left = (rng.random(n) * (width - w + 1)).astype(int)
+    noise = rng.integers(0, 256, images.shape, dtype=np.uint8)
+    for i in np.flatnonzero(chosen):
+        rows, cols = slice(top[i], top[i] + h[i]), slice(left[i], left[i] + w[i])
+        images[i, rows, cols] = noise[i, rows, cols]
+    return images
+
+
 def transform_landmarks(
     landmarks: np.ndarray, matrices: np.ndarray, flipped: np.ndarray | None = None
 ) -> np.ndarray:
@@ -238,9 +298,9 @@ def augment_batch(
     Returns
     -------
     images : (N, 48, 48) uint8
-        The warped faces.
+        The warped (and, with ``erase``, partly erased) faces.
     features : (N, 2728) float32 or None
-        Moved landmarks; the HOG recomputed on the warped faces when ``mode="full"``.
+        Moved landmarks; the HOG recomputed on the new faces when ``mode="full"``.
 
     Examples
     --------
@@ -256,6 +316,8 @@ def augment_batch(
     images = np.asarray(images)
     matrices, flipped = random_affine(len(images), config, rng, size=images.shape[1])
     warped = warp_faces(images, matrices)
+    if config.erase:
+        warped = random_erase(warped, config.erase, rng)
     if features is None:
         return warped, None
     features = np.array(features, dtype=np.float32, copy=True)
@@ -266,6 +328,64 @@ def augment_batch(
     if config.mode == "full":
         features[:, LANDMARK_FEATURES:] = sliding_hog(warped)
     return warped, features
+
+
+def mixup_batch(
+    images: np.ndarray,
+    features: np.ndarray | None,
+    targets: np.ndarray,
+    alpha: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Mixup (Zhang et al. 2018): blend each face with another face of the batch.
+
+    Face ``i`` becomes ``lam[i] * face[i] + (1 - lam[i]) * face[j]`` for a random partner
+    ``j``, and so do its feature vector and its target probabilities, with ``lam[i]``
+    drawn from Beta(alpha, alpha) for each face.
+
+    Parameters
+    ----------
+    images : (N, H, W) uint8 or float
+    features : (N, F) float or None
+    targets : (N, 7) float
+        One-hot labels or probabilities.
+    alpha : float
+        Beta parameter, > 0; small values (0.2) mostly keep one face.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    images : (N, H, W) float32
+    features : (N, F) float32 or None
+    targets : (N, 7) float32
+        Rows still sum to 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emonet.models import mixup_batch
+    >>> faces = np.zeros((4, 48, 48), np.uint8)
+    >>> targets = np.eye(7, dtype=np.float32)[[0, 1, 2, 3]]
+    >>> _, _, mixed = mixup_batch(faces, None, targets, 0.2, np.random.default_rng(0))
+    >>> np.allclose(mixed.sum(axis=1), 1.0)
+    True
+    """
+    if alpha <= 0:
+        raise ValueError(f"mixup alpha must be > 0, got {alpha}")
+    n = len(images)
+    lam = rng.beta(alpha, alpha, n).astype(np.float32)
+    partner = rng.permutation(n)
+
+    def blend(values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float32)
+        weight = lam.reshape((n,) + (1,) * (values.ndim - 1))
+        return weight * values + (1.0 - weight) * values[partner]
+
+    return (
+        blend(images),
+        None if features is None else blend(features),
+        blend(targets),
+    )
 
 
 def mirror_batch(

@@ -24,7 +24,7 @@ import numpy as np
 from emonet._choices import PIPELINES
 from emonet._constants import FACE_SIZE, FEATURE_SIZE, LABELS, NUM_CLASSES
 from emonet.features import FeatureSet
-from emonet.models._augment import AugmentConfig, augment_batch
+from emonet.models._augment import AugmentConfig, augment_batch, mixup_batch
 from emonet.models._fusion import FACE_INPUT, FEATURES_INPUT
 
 __all__ = ["PIPELINES", "FaceBatches", "balanced_class_weights", "make_dataset"]
@@ -89,8 +89,9 @@ class FaceBatches(keras.utils.PyDataset):
 
     Batch ``i`` of epoch ``e`` is ``inputs`` or ``(inputs, targets)`` or ``(inputs,
     targets, weights)``, where ``inputs`` is ``{"face": (B, 48, 48, 1) float32}`` plus
-    ``"features": (B, 2728) float32`` when ``use_features``, and ``targets`` are one-hot
-    ``(B, 7)`` float32. It depends on ``(seed, e, i)`` only.
+    ``"features": (B, 2728) float32`` when ``use_features``, and ``targets`` are ``(B, 7)``
+    float32: one-hot labels, or the given ``targets`` (a teacher's probabilities), mixed
+    by mixup when asked. It depends on ``(seed, e, i)`` only.
 
     Parameters
     ----------
@@ -107,6 +108,12 @@ class FaceBatches(keras.utils.PyDataset):
         Yield one-hot targets (every face must be labelled).
     class_weights : (7,) array, optional
         Yield a per-face sample weight from the face's class.
+    targets : (N, 7) array, optional
+        Target probabilities of each face, instead of its one-hot label (distillation);
+        needs ``labels=True``.
+    mixup : float, default=0.0
+        Beta parameter of mixup (:func:`~emonet.models.mixup_batch`) applied to each
+        batch after augmentation; 0 for none. Needs ``labels=True``.
     seed : int, optional
         Seed of the order and the augmentation; ``None`` draws one.
     drop_remainder : bool, default=False
@@ -135,8 +142,8 @@ class FaceBatches(keras.utils.PyDataset):
     Raises
     ------
     ValueError
-        If the set is empty, has unlabelled faces when ``labels=True``, or features of the
-        wrong size.
+        If the set is empty, has unlabelled faces when ``labels=True``, features or
+        targets of the wrong size.
 
     Examples
     --------
@@ -157,6 +164,8 @@ class FaceBatches(keras.utils.PyDataset):
         augment: AugmentConfig | None = None,
         labels: bool = True,
         class_weights: Sequence[float] | np.ndarray | None = None,
+        targets: np.ndarray | None = None,
+        mixup: float = 0.0,
         seed: int | None = None,
         drop_remainder: bool = False,
         workers: int = 1,
@@ -169,8 +178,17 @@ class FaceBatches(keras.utils.PyDataset):
             workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size
         )
         _check_set(data, use_features, labels, "dataset")
-        if class_weights is not None and not labels:
-            raise ValueError("class_weights need labels")
+        if not labels and (class_weights is not None or targets is not None or mixup):
+            raise ValueError("class_weights, targets and mixup need labels")
+        if mixup < 0:
+            raise ValueError(f"mixup must be >= 0 (0 for none), got {mixup}")
+        if targets is not None:
+            targets = np.asarray(targets, dtype=np.float32)
+            if targets.shape != (len(data), NUM_CLASSES):
+                raise ValueError(
+                    f"targets must have one row of {NUM_CLASSES} probabilities per face, "
+                    f"shape ({len(data)}, {NUM_CLASSES}); got {targets.shape}"
+                )
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.images = np.ascontiguousarray(data.images, dtype=np.uint8)
@@ -178,6 +196,8 @@ class FaceBatches(keras.utils.PyDataset):
             np.ascontiguousarray(data.features, dtype=np.float32) if use_features else None
         )
         self.labels = data.labels.astype(np.int64) if labels else None
+        self.targets = targets
+        self.mixup = float(mixup)
         self.class_weights = (
             None if class_weights is None else np.asarray(class_weights, dtype=np.float32)
         )
@@ -195,6 +215,11 @@ class FaceBatches(keras.utils.PyDataset):
         self.shard = (int(shard[0]), int(shard[1]))
         self.epoch = 0
         self._order: tuple[int, np.ndarray] | None = None
+
+    @property
+    def soft_targets(self) -> bool:
+        """Whether batches carry ``targets`` probabilities (given ones, or mixup)."""
+        return self.labels is not None and (self.targets is not None or self.mixup > 0)
 
     def __len__(self) -> int:
         n = len(self.images)
@@ -234,25 +259,35 @@ class FaceBatches(keras.utils.PyDataset):
         return idx, real
 
     def batch(self, index: int, epoch: int | None = None) -> dict[str, np.ndarray]:
-        """The raw arrays of a batch: ``images`` (B, 48, 48) uint8 and, as configured,
-        ``features``, ``labels`` (B,) int64 and ``weights`` (B,) float32."""
+        """The raw arrays of a batch: ``images`` (B, 48, 48) uint8 (float32 after mixup)
+        and, as configured, ``features``, ``labels`` (B,) int64, ``targets`` (B, 7) float32
+        (with :attr:`soft_targets`) and ``weights`` (B,) float32."""
         epoch = self.epoch if epoch is None else epoch
         idx, real = self.indices(index, epoch)
         images = self.images[idx]
         features = None if self.features is None else self.features[idx]
+        # the random draws of a batch: a function of (seed, what, epoch, batch[, shard])
+        stream = [epoch, index] + ([self.shard[0]] if self.shard[1] > 1 else [])
         if self.augment is not None:
-            key = [self.seed, 1, epoch, index]
-            if self.shard[1] > 1:
-                key.append(self.shard[0])
-            rng = np.random.default_rng(key)
+            rng = np.random.default_rng([self.seed, 1, *stream])
             images, moved = augment_batch(images, features, self.augment, rng)
             if moved is not None:
                 features = moved.astype(np.float32, copy=False)
+        labels = None if self.labels is None else self.labels[idx]
+        targets = None
+        if self.soft_targets:
+            eye = np.eye(NUM_CLASSES, dtype=np.float32)
+            targets = eye[labels] if self.targets is None else self.targets[idx]
+            if self.mixup:
+                rng = np.random.default_rng([self.seed, 2, *stream])
+                images, features, targets = mixup_batch(images, features, targets, self.mixup, rng)
         out = {"images": images}
         if features is not None:
             out["features"] = features
-        if self.labels is not None:
-            out["labels"] = self.labels[idx]
+        if labels is not None:
+            out["labels"] = labels
+            if targets is not None:
+                out["targets"] = targets
             if self.class_weights is not None:
                 out["weights"] = self.class_weights[out["labels"]] * real
             elif self.pad_to > 1:
@@ -269,7 +304,9 @@ class FaceBatches(keras.utils.PyDataset):
             inputs[FEATURES_INPUT] = arrays["features"]
         if "labels" not in arrays:
             return inputs
-        targets = np.eye(NUM_CLASSES, dtype=np.float32)[arrays["labels"]]
+        targets = arrays.get("targets")
+        if targets is None:
+            targets = np.eye(NUM_CLASSES, dtype=np.float32)[arrays["labels"]]
         if "weights" not in arrays:
             return inputs, targets
         return inputs, targets, arrays["weights"]
@@ -288,6 +325,8 @@ def make_dataset(
     augment: AugmentConfig | None = None,
     labels: bool = True,
     class_weights: Sequence[float] | np.ndarray | None = None,
+    targets: np.ndarray | None = None,
+    mixup: float = 0.0,
     seed: int | None = None,
     drop_remainder: bool = False,
     pipeline: str = "auto",
@@ -300,8 +339,8 @@ def make_dataset(
 
     Parameters
     ----------
-    data, use_features, batch_size, shuffle, augment, labels, class_weights, seed,
-    drop_remainder, use_multiprocessing, pad_to, shard
+    data, use_features, batch_size, shuffle, augment, labels, class_weights, targets,
+    mixup, seed, drop_remainder, use_multiprocessing, pad_to, shard
         As :class:`FaceBatches`.
     workers : int, optional
         :class:`FaceBatches`' workers (default: up to 4 threads), or ``tf.data``'s
@@ -345,6 +384,8 @@ def make_dataset(
         augment=augment,
         labels=labels,
         class_weights=class_weights,
+        targets=targets,
+        mixup=mixup,
         seed=seed,
         drop_remainder=drop_remainder,
         workers=workers or min(4, os.cpu_count() or 1),

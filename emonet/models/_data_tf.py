@@ -35,13 +35,16 @@ def tf_dataset(batches: FaceBatches, parallel_calls: int | None = None) -> tf.da
         With a ``face_batches`` attribute: ``batches``.
     """
     keys = ["images"]
-    dtypes = [tf.uint8]
+    dtypes = [tf.float32 if batches.soft_targets and batches.mixup else tf.uint8]
     if batches.features is not None:
         keys.append("features")
         dtypes.append(tf.float32)
     if batches.labels is not None:
         keys.append("labels")
         dtypes.append(tf.int64)
+        if batches.soft_targets:
+            keys.append("targets")
+            dtypes.append(tf.float32)
         if batches.class_weights is not None or batches.pad_to > 1:
             keys.append("weights")
             dtypes.append(tf.float32)
@@ -49,6 +52,7 @@ def tf_dataset(batches: FaceBatches, parallel_calls: int | None = None) -> tf.da
         "images": (None, FACE_SIZE, FACE_SIZE),
         "features": (None, None if batches.features is None else batches.features.shape[1]),
         "labels": (None,),
+        "targets": (None, NUM_CLASSES),
         "weights": (None,),
     }
 
@@ -68,7 +72,9 @@ def tf_dataset(batches: FaceBatches, parallel_calls: int | None = None) -> tf.da
             inputs[FEATURES_INPUT] = element["features"]
         if "labels" not in element:
             return inputs
-        targets = tf.one_hot(element["labels"], NUM_CLASSES, dtype=tf.float32)
+        targets = element.get("targets")
+        if targets is None:
+            targets = tf.one_hot(element["labels"], NUM_CLASSES, dtype=tf.float32)
         if "weights" not in element:
             return inputs, targets
         return inputs, targets, element["weights"]

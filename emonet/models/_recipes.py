@@ -55,6 +55,13 @@ class TrainingConfig:
         Quantity that picks the best weights (restored at the end) and stops early.
     label_smoothing : float
         Label smoothing of the cross-entropy.
+    mixup : float
+        Beta parameter of mixup (faces, features and targets of a batch blended in
+        pairs, :func:`~emonet.models.mixup_batch`); 0 for none, 0.2 is usual.
+    ema_momentum : float or None
+        Keep an exponential moving average of the weights with this momentum (e.g.
+        0.999; Keras optimizers' ``use_ema``); validation, the best weights and the saved
+        model use the average. ``None`` for none.
     class_weight : {None, "balanced"}
         ``"balanced"`` weights each face by the inverse frequency of its class.
     augment : AugmentConfig
@@ -99,6 +106,8 @@ class TrainingConfig:
     early_stopping_patience: int | None = 8
     monitor: str = "val_loss"
     label_smoothing: float = 0.0
+    mixup: float = 0.0
+    ema_momentum: float | None = None
     class_weight: str | None = None
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     mixed_precision: str | None = None
@@ -122,6 +131,11 @@ class TrainingConfig:
             (self.class_weight in (None, "balanced"), "class_weight must be None or 'balanced'"),
             (self.learning_rate > 0, "learning_rate must be > 0"),
             (0 <= self.label_smoothing < 1, "label_smoothing must lie in [0, 1)"),
+            (self.mixup >= 0, "mixup must be >= 0 (0 for none)"),
+            (
+                self.ema_momentum is None or 0 < self.ema_momentum < 1,
+                "ema_momentum must lie in (0, 1), or be None for no average",
+            ),
             (0 < self.plateau_factor < 1, "plateau_factor must lie in (0, 1)"),
             (self.time_limit is None or self.time_limit > 0, "time_limit must be > 0 minutes"),
             (

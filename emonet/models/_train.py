@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from emonet.features import FeatureSet
 from emonet.models._data import FaceBatches, balanced_class_weights, make_dataset
@@ -132,13 +133,20 @@ def _phases(config: TrainingConfig, pretrained: bool) -> list[_Phase]:
 
 def _make_optimizer(name: str, learning_rate: float, config: TrainingConfig):
     decay = config.weight_decay or None
+    ema = {}
+    if config.ema_momentum is not None:
+        ema = {"use_ema": True, "ema_momentum": config.ema_momentum}
     if name == "sgd":
         return keras.optimizers.SGD(
-            learning_rate, momentum=config.momentum, nesterov=config.nesterov, weight_decay=decay
+            learning_rate,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=decay,
+            **ema,
         )
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    return keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay or 0.004)
+        return keras.optimizers.Adam(learning_rate, **ema)
+    return keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay or 0.004, **ema)
 
 
 def _compile(model: keras.Model, phase: _Phase, config: TrainingConfig) -> None:
@@ -331,6 +339,15 @@ class _Monitor(keras.callbacks.Callback):
                 print(f"\nstopping after epoch {epoch + 1}: {self.stop_reason.replace('_', ' ')}")
 
 
+class _SwapAverage(keras.callbacks.SwapEMAWeights):
+    """Keras' EMA swap, at each epoch's end too, so the best weights and the checkpoints
+    are the average; a resumed run starts with the average in the model, as it was saved."""
+
+    def __init__(self, average_in_model: bool):
+        super().__init__(swap_on_epoch=True)
+        self._ema_weights_in_model = average_in_model
+
+
 class _EpochFeed(keras.callbacks.Callback):
     """Tells the batches which epoch begins: its order and augmentation follow from it,
     so a resumed run sees the batches the interrupted one would have seen."""
@@ -363,6 +380,7 @@ def train(
     callbacks: list[keras.callbacks.Callback] | None = None,
     verbose: int | str = "auto",
     clock: Callable[[], float] = time.monotonic,
+    targets: np.ndarray | None = None,
 ) -> TrainingResult:
     """Train an EmoNet model on a feature set, in one or two phases.
 
@@ -409,6 +427,9 @@ def train(
         Keras' progress output.
     clock : callable, default=time.monotonic
         Seconds, for the time limit and the history's timings; tests pass a fake one.
+    targets : (N, 7) array, optional
+        Target probabilities of the training faces instead of their one-hot labels: a
+        teacher's, for :func:`distill`.
 
     Returns
     -------
@@ -489,6 +510,8 @@ def train(
         shuffle=True,
         augment=config.augment,
         class_weights=class_weights,
+        targets=targets,
+        mixup=config.mixup,
         seed=config.seed,
         drop_remainder=len(train_data) > config.batch_size,
         **feeding,
@@ -537,13 +560,18 @@ def train(
         monitor = _Monitor(
             state, phase, config, steps, run, verbose=0 if verbose == 0 else 1, clock=clock
         )
+        average = []
+        if config.ema_momentum is not None:
+            resumed = bool(resumed_phase and phase.index == resumed_phase)
+            average = [_SwapAverage(average_in_model=resumed)]
         with strategy.run_scope():
             model.fit(
                 train_ds,
                 validation_data=val_ds,
                 initial_epoch=state["epoch"],
                 epochs=phase.end,
-                callbacks=[_EpochFeed(train_batches), monitor, *(callbacks or [])],
+                # the average swaps in before the monitor keeps the best weights
+                callbacks=[_EpochFeed(train_batches), *average, monitor, *(callbacks or [])],
                 shuffle=False,  # the dataset reshuffles itself every epoch
                 verbose=verbose,
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +12,8 @@ import numpy as np
 
 from emonet._constants import FACE_SIZE, LABELS
 from emonet.ensemble import WeightedEnsemble
-from emonet.features import FeatureExtractor, align_faces, detect_faces
-from emonet.models import load_model, predict_faces
+from emonet.features import FeatureExtractor, FeatureSet, align_faces, detect_faces
+from emonet.models import ModelInfo, check_feature_settings, load_model, predict_faces
 from emonet.recognize._presets import DEFAULT_PRESET, load_preset_config, preset_path
 from emonet.recognize._result import Face, FrameResult
 
@@ -148,25 +148,74 @@ class Recognizer:
         (2, 7)
         """
         images = _check_crops(images)
+        features: dict[tuple, np.ndarray] = {}
+
+        def vectors(info: ModelInfo) -> np.ndarray:
+            # one extraction per distinct setting, shared by the members that read it
+            key = tuple(sorted(info.feature_settings.items()))
+            if key not in features:
+                params = {k: info.feature_settings[k] for k in _HOG_PARAMETERS}
+                features[key] = FeatureExtractor(**params).transform(images)
+            return features[key]
+
+        return self._average(images, vectors, tta)
+
+    def predict_feature_set(self, data: FeatureSet, tta: bool | None = None) -> np.ndarray:
+        """Expression probabilities of the faces of a features file, with its features.
+
+        The file's landmarks and HOG are used as they are (no extraction), after checking
+        that each member that reads them was trained on the same settings.
+
+        Parameters
+        ----------
+        data : FeatureSet
+            From :func:`emonet.features.load_features`.
+        tta : bool, optional
+            Average with the mirror images; default the recognizer's setting.
+
+        Returns
+        -------
+        (N, 7) ndarray of float32
+
+        Raises
+        ------
+        ValueError
+            If a member was trained on features made with other settings.
+
+        Examples
+        --------
+        >>> from emonet import Recognizer
+        >>> from emonet.features import load_features
+        >>> data = load_features("fer2013.h5", usage="PublicTest")  # doctest: +SKIP
+        >>> probabilities = Recognizer().predict_feature_set(data)  # doctest: +SKIP
+        """
+        images = _check_crops(data.images)
+
+        def vectors(info: ModelInfo) -> np.ndarray:
+            check_feature_settings(info, data)
+            return data.features
+
+        return self._average(images, vectors, tta)
+
+    def _average(
+        self,
+        images: np.ndarray,
+        vectors: Callable[[ModelInfo], np.ndarray],
+        tta: bool | None,
+    ) -> np.ndarray:
+        """The members' probabilities of the crops, averaged with the ensemble's weights;
+        ``vectors(info)`` gives the features of a member that reads them."""
         tta = self.tta_ if tta is None else bool(tta)
         if len(images) == 0:
             return np.empty((0, len(LABELS)), np.float32)
-        features: dict[tuple, np.ndarray] = {}
         total = np.zeros((len(images), len(LABELS)), np.float64)
         for weight, model in zip(self.weights_, self.models_, strict=True):
             if weight == 0:
                 continue
             info = model.emonet_info
-            vectors = None
-            if info.uses_features:
-                # one extraction per distinct setting, shared by the members that read it
-                key = tuple(sorted(info.feature_settings.items()))
-                if key not in features:
-                    params = {k: info.feature_settings[k] for k in _HOG_PARAMETERS}
-                    features[key] = FeatureExtractor(**params).transform(images)
-                vectors = features[key]
+            features = vectors(info) if info.uses_features else None
             total += weight * predict_faces(
-                model, images, vectors, batch_size=self.batch_size, tta=tta
+                model, images, features, batch_size=self.batch_size, tta=tta
             )
         return (total / total.sum(axis=1, keepdims=True)).astype(np.float32)
 

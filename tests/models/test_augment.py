@@ -13,6 +13,7 @@ from emonet.models import (
     augment_batch,
     mirror_batch,
     random_affine,
+    random_erase,
     transform_landmarks,
     warp_faces,
 )
@@ -130,3 +131,33 @@ def test_augment_config_checks():
         AugmentConfig(zoom=1.5)
     config = AugmentConfig(rotation=5, flip=False)
     assert AugmentConfig.from_config(config.get_config()) == config
+
+
+def test_random_erasing_fills_one_rectangle_of_the_chosen_faces():
+    faces = np.full((200, 48, 48), 7, np.uint8)
+    erased = random_erase(faces, 0.5, np.random.default_rng(0))
+    changed = erased != 7
+    hit = changed.any(axis=(1, 2))
+    assert 70 < hit.sum() < 130  # about half the faces
+    for mask in changed[hit]:
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        box = (rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)
+        assert box <= 0.33 * 48 * 48 + 48  # within the largest area, up to rounding
+        assert mask.sum() > 0.9 * box  # one filled rectangle (noise hits 7 one time in 256)
+    np.testing.assert_array_equal(random_erase(faces, 0.0, np.random.default_rng(0)), faces)
+    with pytest.raises(ValueError, match="erase is a probability"):
+        AugmentConfig(erase=1.5)
+
+
+def test_full_augmentation_computes_the_hog_of_the_erased_face(train_set):
+    config = AugmentConfig(erase=1.0)
+    images, features = augment_batch(
+        train_set.images[:8], train_set.features[:8], config, np.random.default_rng(3)
+    )
+    np.testing.assert_allclose(
+        features[:, LANDMARK_FEATURES:], sliding_hog(images), rtol=1e-5, atol=1e-6
+    )
+    warped_only, _ = augment_batch(
+        train_set.images[:8], None, AugmentConfig(), np.random.default_rng(3)
+    )
+    assert (images != warped_only).any(axis=(1, 2)).all()  # every face was erased

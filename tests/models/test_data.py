@@ -15,6 +15,7 @@ from emonet.models import (
     FaceBatches,
     balanced_class_weights,
     make_dataset,
+    mixup_batch,
 )
 
 ON_TF = keras.backend.backend() == "tensorflow"
@@ -155,3 +156,72 @@ def test_unlabelled_faces_cannot_train(val_set):
     )
     with pytest.raises(ValueError, match="features have 100 values; the model needs 2728"):
         make_dataset(short, use_features=True)
+
+
+@pytest.mark.skipif(not ON_TF, reason="tf.data runs on the TensorFlow backend only")
+def test_tf_data_serves_the_same_mixup_and_soft_target_batches(train_set):
+    teacher = np.random.default_rng(0).dirichlet(np.ones(7), len(train_set)).astype(np.float32)
+    options = {"targets": teacher, "mixup": 0.4, "seed": 5, "batch_size": 32}
+    ds = make_dataset(
+        train_set,
+        use_features=True,
+        shuffle=True,
+        augment=AugmentConfig(),
+        drop_remainder=True,
+        pipeline="tf",
+        **options,
+    )
+    reference = _augmented(train_set, **options)
+    served = list(ds)
+    assert len(served) == len(reference)
+    for index, (inputs, targets) in enumerate(served):
+        want_inputs, want_targets = reference[index]
+        for key in ("face", "features"):
+            np.testing.assert_array_equal(_numpy(inputs[key]), want_inputs[key])
+        np.testing.assert_array_equal(_numpy(targets), want_targets)
+
+
+def test_soft_targets_replace_the_one_hot_labels(train_set):
+    teacher = np.random.default_rng(1).dirichlet(np.ones(7), len(train_set)).astype(np.float32)
+    batches = FaceBatches(train_set, use_features=False, batch_size=16, targets=teacher)
+    _, targets = batches[1]
+    np.testing.assert_array_equal(targets, teacher[16:32])
+    with pytest.raises(ValueError, match=r"one row of 7 probabilities per face"):
+        FaceBatches(train_set, use_features=False, targets=teacher[:10])
+    with pytest.raises(ValueError, match="need labels"):
+        FaceBatches(train_set, use_features=False, labels=False, mixup=0.2)
+
+
+def test_mixup_blends_faces_features_and_targets_of_pairs():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (32, 48, 48), dtype=np.uint8)
+    features = rng.normal(size=(32, FEATURE_SIZE)).astype(np.float32)
+    targets = np.eye(7, dtype=np.float32)[np.arange(32) % 7]
+    out_images, out_features, out_targets = mixup_batch(
+        images, features, targets, 1.0, np.random.default_rng(4)
+    )
+    draws = np.random.default_rng(4)  # the same draws: lam per face, then the partners
+    lam, partner = draws.beta(1.0, 1.0, 32), draws.permutation(32)
+    for values, mixed in ((images, out_images), (features, out_features), (targets, out_targets)):
+        weight = lam.reshape((32,) + (1,) * (values.ndim - 1))
+        want = weight * values + (1 - weight) * values[partner]
+        np.testing.assert_allclose(mixed, want, rtol=1e-5, atol=1e-4)
+    assert out_images.dtype == np.float32
+    with pytest.raises(ValueError, match="alpha must be > 0"):
+        mixup_batch(images, None, targets, 0.0, rng)
+
+
+def test_face_batches_mix_up_their_faces_reproducibly(train_set):
+    def batches(mixup):
+        return FaceBatches(
+            train_set, use_features=True, batch_size=32, shuffle=True, seed=2, mixup=mixup
+        )
+
+    raw, out = batches(0.0).batch(0), batches(1.0).batch(0)
+    assert out["images"].dtype == np.float32 and not np.array_equal(out["images"], raw["images"])
+    np.testing.assert_array_equal(out["labels"], raw["labels"])
+    targets = out["targets"]
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, rtol=1e-6)
+    assert ((targets > 0).sum(axis=1) <= 2).all()  # two faces' labels at most
+    assert (targets[np.arange(32), raw["labels"]] > 0).all()  # the face's own among them
+    np.testing.assert_array_equal(batches(1.0).batch(0)["images"], out["images"])

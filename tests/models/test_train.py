@@ -9,6 +9,7 @@ logged values.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -410,3 +411,56 @@ def test_mirrored_strategy_on_two_cpu_devices(features_file, tmp_path):
     # what is always true of two epochs on two devices (whether the loss fell is not)
     assert report["replicas"] == 2
     assert len(report["loss"]) == 2 and np.all(np.isfinite(report["loss"]))
+
+
+class _Snapshot(keras.callbacks.Callback):
+    """The model's weights when training begins."""
+
+    def on_train_begin(self, logs=None):
+        self.weights = [np.array(w) for w in self.model.get_weights()]
+
+
+def _distance(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    return float(sum(np.abs(x - y).sum() for x, y in zip(a, b, strict=True)))
+
+
+def test_a_moving_average_of_the_weights_is_what_training_keeps(train_set, val_set, tmp_path):
+    # with momentum 0.9999 the average barely moves after the first of its 20 steps (Keras
+    # starts it at the weights after that step): the kept weights stay near the initial
+    # ones, while plain training moves them
+    moved = {}
+    for name, ema in (("plain", None), ("average", 0.9999)):
+        snapshot = _Snapshot()
+        result = train(
+            train_set,
+            val_set,
+            TINY_MODEL,
+            quick(epochs=2, ema_momentum=ema, learning_rate=0.1),
+            out_dir=tmp_path / name,
+            callbacks=[snapshot],
+            verbose=0,
+        )
+        trainable = {id(v) for v in result.model.trainable_weights}
+        mask = [id(v) in trainable for v in result.model.weights]
+        final = [w for w, keep in zip(result.model.get_weights(), mask, strict=True) if keep]
+        start = [w for w, keep in zip(snapshot.weights, mask, strict=True) if keep]
+        moved[name] = _distance(final, start)
+        saved = load_model(tmp_path / name / "model.keras")
+        for a, b in zip(saved.get_weights(), result.model.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert moved["average"] < 0.2 * moved["plain"]
+
+
+def test_an_interrupted_run_with_an_average_resumes_it(train_set, val_set, tmp_path):
+    # no dropout, no augmentation: the resumed run must end where an uninterrupted one does
+    model = dataclasses.replace(TINY_MODEL, dropout=0.0)
+    config = quick(epochs=3, ema_momentum=0.9)
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(train_set, val_set, model, config, out_dir=run, callbacks=[_Interrupt(2)], verbose=0)
+    resumed = train(train_set, val_set, model, config, out_dir=run, resume=True, verbose=0)
+    straight = train(train_set, val_set, model, config, out_dir=tmp_path / "straight", verbose=0)
+    assert resumed.history["epoch"] == [1, 2, 3]
+    assert resumed.best_epoch == straight.best_epoch
+    for a, b in zip(resumed.model.get_weights(), straight.model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

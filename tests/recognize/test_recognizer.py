@@ -10,6 +10,8 @@ import pytest
 
 import emonet
 from emonet import LABELS
+from emonet.features import FeatureExtractor, FeatureSet
+from emonet.models import feature_settings
 from emonet.recognize import ROW_COLUMNS, Face, Recognizer, read_photo
 from emonet.recognize import _recognizer as recognizer_module
 
@@ -131,6 +133,26 @@ def test_features_are_computed_only_for_members_that_read_them(
     assert calls == []
     Recognizer(models=tiny_models["paths"]).predict_crops(images)
     assert calls == [8]
+
+
+def test_a_feature_set_goes_through_with_its_own_features(tiny_models, val_faces):
+    recognizer = Recognizer(models=tiny_models["paths"])  # equal weights: both members read
+    images, labels = val_faces[0][:12], val_faces[1][:12]
+
+    def feature_set(**hog) -> FeatureSet:
+        extractor = FeatureExtractor(**hog)
+        features = extractor.transform(images).astype(np.float32)
+        n = len(images)
+        ids = np.array([f"face{i}" for i in range(n)])
+        # as a features file records them
+        attrs = {f"hog_{key}": value for key, value in feature_settings(extractor).items()}
+        return FeatureSet(images, features, labels, np.full(n, "PublicTest"), ids, attrs)
+
+    np.testing.assert_allclose(
+        recognizer.predict_feature_set(feature_set()), recognizer.predict_crops(images), atol=1e-5
+    )
+    with pytest.raises(ValueError, match="block_norm='L1', but the model was trained on"):
+        recognizer.predict_feature_set(feature_set(block_norm="L1"))
 
 
 def test_empty_crops_and_bad_crops(recognizer):

@@ -1,0 +1,115 @@
+"""Distillation: the targets it makes, a student that learns its teacher, and the command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from emonet.cli import distill as distill_cli
+from emonet.models import (
+    AugmentConfig,
+    TrainingConfig,
+    build_model,
+    distill,
+    distillation_targets,
+    save_model,
+    variant_config,
+)
+from tests.models.conftest import TINY
+
+
+def _entropy(p: np.ndarray) -> np.ndarray:
+    return -(p * np.log(p)).sum(axis=1)
+
+
+def test_targets_soften_the_teacher_and_mix_in_the_labels():
+    rng = np.random.default_rng(0)
+    teacher = rng.dirichlet(np.full(7, 0.3), 50)
+    labels = rng.integers(0, 7, 50)
+    np.testing.assert_allclose(distillation_targets(teacher, labels, 1.0, 0.0), teacher, rtol=1e-6)
+    np.testing.assert_array_equal(
+        distillation_targets(teacher, labels, 3.0, 1.0), np.eye(7)[labels]
+    )
+    soft = distillation_targets(teacher, labels, 4.0, 0.0)
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(soft.argmax(axis=1), teacher.argmax(axis=1))
+    assert (_entropy(soft) > _entropy(teacher)).all()
+    with pytest.raises(ValueError, match="7 probabilities for each of the 50 faces"):
+        distillation_targets(teacher[:, :6], labels)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        distillation_targets(teacher, labels, temperature=0)
+    with pytest.raises(ValueError, match=r"alpha must lie in \[0, 1\]"):
+        distillation_targets(teacher, labels, alpha=1.5)
+
+
+def test_a_student_learns_its_teacher_rather_than_the_labels(train_set, val_set):
+    # a teacher that calls every face "happy": the student, taught by it alone, says so too
+    teacher = np.full((len(train_set), 7), 0.01)
+    teacher[:, 3] = 0.94
+    config = TrainingConfig.cpu(
+        epochs=3, batch_size=32, augment=AugmentConfig(mode="none"), mixed_precision=None
+    )
+    student = variant_config("compact", backbone_options=TINY)
+    result = distill(
+        train_set, teacher, val_set, student, config, temperature=1.0, alpha=0.0, verbose=0
+    )
+    predicted = result.model.predict({"face": val_set.images[..., None]}, verbose=0).argmax(1)
+    assert np.mean(predicted == 3) > 0.9
+    assert np.mean(val_set.labels == 3) < 0.2  # the labels would not have taught that
+
+
+def test_the_command_trains_a_student_and_keeps_the_teachers_probabilities(
+    features_file, tmp_path, capsys
+):
+    config = variant_config("compact", backbone_options=TINY)
+    teacher = save_model(build_model(config), tmp_path / "teacher.keras", model_config=config)
+    out = tmp_path / "student"
+    argv = [
+        str(features_file),
+        "--variant",
+        "compact",
+        "--out",
+        str(out),
+        "--teacher-models",
+        str(teacher),
+        "--temperature",
+        "3",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--backbone-option",
+        "widths=[4,8]",
+        "--mixed-precision",
+        "fp32",
+        "-q",
+    ]
+    assert distill_cli.main(argv) == 0
+    shown = capsys.readouterr().out
+    assert "teacher: 1 models" in shown and "PublicTest accuracy" in shown
+    for name in ("model.keras", "config.json", "teacher.npz", "distill.json"):
+        assert (out / name).is_file(), name
+    record = json.loads((out / "distill.json").read_text())
+    assert record["temperature"] == 3.0 and record["alpha"] == 0.5
+    assert record["teacher"]["models"] == [str(teacher)]
+    run = json.loads((out / "config.json").read_text())
+    assert run["training"]["label_smoothing"] == 0.0  # off unless asked: the targets are soft
+    with np.load(out / "teacher.npz") as saved:
+        probabilities = saved["probabilities"]
+    assert probabilities.shape == (336, 7)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    # a second run reuses the teacher's probabilities
+    assert distill_cli.main([*argv, "--overwrite"]) == 0
+    assert "teacher probabilities from" in capsys.readouterr().out
+
+
+def test_the_command_names_a_bad_teacher_argument(features_file, tmp_path, capsys):
+    base = [str(features_file), "--variant", "compact", "--out", str(tmp_path / "s")]
+    assert distill_cli.main([*base, "--teacher-models", str(tmp_path / "missing.keras")]) == 2
+    assert "missing.keras: no such teacher model" in capsys.readouterr().err
+    assert distill_cli.main([*base, "--alpha", "2"]) == 2
+    assert "--alpha must lie in [0, 1], got 2.0" in capsys.readouterr().err
+    assert distill_cli.main([*base, "--teacher-ensemble", "e.json"]) == 2
+    assert "--teacher-ensemble needs --teacher-models" in capsys.readouterr().err
