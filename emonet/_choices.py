@@ -16,6 +16,7 @@ VARIANT_NAMES: tuple[str, ...] = (
     "resnet50_features",
     "compact",
     "compact_features",
+    "features",
 )
 
 #: Named training recipes (``emonet.models.RECIPES``).

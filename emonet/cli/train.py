@@ -54,7 +54,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "--variant",
         required=True,
         choices=VARIANT_NAMES,
-        help="the network; the paper's four, or compact(_features) for a CPU",
+        help="the network; the paper's four, compact(_features) for a CPU, or features "
+        "(the landmarks and HOG alone)",
     )
     parser.add_argument("--out", required=True, help="run folder to write")
     parser.add_argument(
@@ -68,7 +69,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "--recipe",
         choices=RECIPE_NAMES,
         default=None,
-        help="training recipe (default: cpu for compact, paper otherwise)",
+        help="training recipe (default: cpu for compact and features, paper otherwise)",
     )
     parser.add_argument(
         "--time-limit",
@@ -253,7 +254,7 @@ def train_from_arguments(args: argparse.Namespace, fit: Callable[..., Any]) -> i
 
     base = VARIANTS[args.variant]
     if args.recipe is None:
-        args.recipe = "cpu" if base.backbone == "compact" else "paper"
+        args.recipe = "cpu" if base.backbone in ("compact", None) else "paper"
     model_overrides: dict[str, Any] = {}
     if args.input_size is not None:
         model_overrides["input_size"] = args.input_size

@@ -61,10 +61,12 @@ def plot_architecture(
 
 def _config_of(model: keras.Model) -> ModelConfig:
     names = {layer.name for layer in model.layers}
-    backbone = model.get_layer("backbone")
-    inner = {layer.name for layer in backbone.layers}
+    backbone = model.get_layer("backbone") if "backbone" in names else None
+    inner = set() if backbone is None else {layer.name for layer in backbone.layers}
     # the registry's architectures, told apart by a layer only each of them has
-    if "conv1_conv" in inner:
+    if backbone is None:
+        spec_name = None
+    elif "conv1_conv" in inner:
         spec_name = "resnet50"
     elif "conv_7b" in inner:
         spec_name = "inception_resnet_v2"
@@ -77,7 +79,7 @@ def _config_of(model: keras.Model) -> ModelConfig:
         backbone=spec_name,
         dropout=dropout,
         use_features="feature_normalization" in names,
-        input_size=backbone.input_shape[1],
+        input_size=None if backbone is None else backbone.input_shape[1],
         feature_units=tuple(layer.units for layer in dense),
         head_units=tuple(layer.units for layer in head),
         name=model.name,
@@ -87,17 +89,20 @@ def _config_of(model: keras.Model) -> ModelConfig:
 def _draw_blocks(config: ModelConfig, path: Path) -> Path:
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-    spec = get_backbone(config.backbone)
     size = config.resolved_input_size
     face_steps = [
         (f"face\n{FACE_SIZE}x{FACE_SIZE}x1, uint8 or float", "#dddddd"),
     ]
-    if size != FACE_SIZE:
-        face_steps.append((f"Resizing to {size}x{size}", "#eeeeee"))
-    if spec.channels == 3:
-        face_steps.append(("GrayToRGB (3 channels)", "#eeeeee"))
-    face_steps.append((f"BackbonePreprocessing\n({spec.preprocessing})", "#eeeeee"))
-    face_steps.append((f"backbone: {spec.name}\npooled vector", "#9ecae1"))
+    if config.backbone is None:
+        face_steps.append(("(not read: a model\nof the features alone)", "#eeeeee"))
+    else:
+        spec = get_backbone(config.backbone)
+        if size != FACE_SIZE:
+            face_steps.append((f"Resizing to {size}x{size}", "#eeeeee"))
+        if spec.channels == 3:
+            face_steps.append(("GrayToRGB (3 channels)", "#eeeeee"))
+        face_steps.append((f"BackbonePreprocessing\n({spec.preprocessing})", "#eeeeee"))
+        face_steps.append((f"backbone: {spec.name}\npooled vector", "#9ecae1"))
 
     feature_steps = []
     if config.use_features:
@@ -111,7 +116,8 @@ def _draw_blocks(config: ModelConfig, path: Path) -> Path:
         ]
         feature_steps += [(f"Dense {u}, ReLU", "#a1d99b") for u in config.feature_units]
 
-    head_steps = [("Concatenate" if config.use_features else "(no fusion)", "#fdd0a2")]
+    fuses = config.use_features and config.backbone is not None
+    head_steps = [("Concatenate" if fuses else "(no fusion)", "#fdd0a2")]
     head_steps += [
         (f"Dropout {config.dropout:g}, Dense {u}, ReLU", "#fdae6b") for u in config.head_units
     ]

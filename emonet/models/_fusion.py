@@ -47,8 +47,10 @@ class ModelConfig:
 
     Parameters
     ----------
-    backbone : str
-        A name from :func:`emonet.models.list_backbones`.
+    backbone : str or None
+        A name from :func:`emonet.models.list_backbones`; ``None`` for a model of the
+        features alone (it still takes the face input, unused, so every pipeline feeds
+        every model alike), which needs ``use_features=True``.
     use_features : bool
         Whether the model also takes the 2,728-value feature vector.
     num_classes : int
@@ -78,7 +80,7 @@ class ModelConfig:
     'resnet50_features'
     """
 
-    backbone: str = "compact"
+    backbone: str | None = "compact"
     use_features: bool = False
     num_classes: int = NUM_CLASSES
     input_size: int | None = None
@@ -90,17 +92,26 @@ class ModelConfig:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        spec = get_backbone(self.backbone)
         self.feature_units = tuple(int(u) for u in self.feature_units)
         self.head_units = tuple(int(u) for u in self.head_units)
         self.backbone_options = {
             k: (tuple(v) if isinstance(v, list) else v) for k, v in self.backbone_options.items()
         }
-        unknown = sorted(set(self.backbone_options) - set(spec.options))
+        if self.backbone is None:
+            if not self.use_features:
+                raise ValueError(
+                    "a model without a backbone reads the features alone: pass "
+                    "use_features=True, or name a backbone"
+                )
+            if self.backbone_options or self.input_size is not None:
+                raise ValueError("a model without a backbone takes no backbone options or size")
+        spec = get_backbone(self.backbone) if self.backbone is not None else None
+        options = spec.options if spec is not None else {}
+        unknown = sorted(set(self.backbone_options) - set(options))
         if unknown:
             raise ValueError(
                 f"backbone {self.backbone!r} has no option {unknown[0]!r} "
-                f"(options: {', '.join(spec.options) or 'none'})"
+                f"(options: {', '.join(options) or 'none'})"
             )
         if not 0 <= self.dropout < 1 or not 0 <= self.feature_dropout < 1:
             raise ValueError("dropout rates must lie in [0, 1)")
@@ -110,11 +121,18 @@ class ModelConfig:
     @property
     def model_name(self) -> str:
         """The Keras model's name."""
-        return self.name or self.backbone + ("_features" if self.use_features else "")
+        if self.name:
+            return self.name
+        if self.backbone is None:
+            return "features"
+        return self.backbone + ("_features" if self.use_features else "")
 
     @property
     def resolved_input_size(self) -> int:
-        """The backbone's input side, with the default filled in."""
+        """The backbone's input side, with the default filled in (the face's side when
+        there is no backbone)."""
+        if self.backbone is None:
+            return FACE_SIZE
         return self.input_size or get_backbone(self.backbone).default_input_size
 
     def get_config(self) -> dict[str, Any]:
@@ -156,7 +174,8 @@ class ModelConfig:
         return json.dumps(self.get_config(), indent=2)
 
 
-#: The named variants: the four of the paper, and the CPU network with and without features.
+#: The named variants: the four of the paper, the CPU network with and without features,
+#: and a network of the features alone (an ensemble member that trains in minutes).
 VARIANTS: dict[str, ModelConfig] = {
     "inception_resnet_v2": ModelConfig("inception_resnet_v2", use_features=False),
     "inception_resnet_v2_features": ModelConfig("inception_resnet_v2", use_features=True),
@@ -165,6 +184,9 @@ VARIANTS: dict[str, ModelConfig] = {
     # lighter dropout: from scratch, on a short CPU budget, augmentation regularises enough
     "compact": ModelConfig("compact", use_features=False, dropout=0.25),
     "compact_features": ModelConfig("compact", use_features=True, dropout=0.25),
+    "features": ModelConfig(
+        None, use_features=True, feature_units=(256,), head_units=(), dropout=0.3
+    ),
 }
 
 #: The four networks of the EmoNet paper (model A = IRv2, model B = ResNet-50).
@@ -210,7 +232,7 @@ def variant_config(name: str, **overrides: Any) -> ModelConfig:
 
 
 def build_model(
-    backbone: str | ModelConfig,
+    backbone: str | ModelConfig | None,
     use_features: bool | None = None,
     weights: str | os.PathLike[str] | None = None,
     num_classes: int = NUM_CLASSES,
@@ -229,8 +251,9 @@ def build_model(
 
     Parameters
     ----------
-    backbone : str or ModelConfig
-        A name from :func:`list_backbones`, or a complete configuration (then
+    backbone : str, None or ModelConfig
+        A name from :func:`list_backbones` (``None``: the features alone, see
+        :class:`ModelConfig`), or a complete configuration (then
         ``use_features``, ``num_classes``, ``input_size`` and ``**config`` must be left out).
     use_features : bool
         Whether to add the feature branch.
@@ -252,7 +275,7 @@ def build_model(
     Returns
     -------
     keras.Model
-        Not compiled. Its backbone is the layer named ``"backbone"``.
+        Not compiled. Its backbone, if it has one, is the layer named ``"backbone"``.
 
     Raises
     ------
@@ -282,20 +305,23 @@ def build_model(
             input_size=input_size,
             **config,
         )
-    spec = get_backbone(model_config.backbone)
-    size = model_config.resolved_input_size
-    net = build_backbone(spec.name, size, weights, **model_config.backbone_options)
-    net.name = BACKBONE_LAYER
-
     face = keras.Input((FACE_SIZE, FACE_SIZE, 1), name=FACE_INPUT)
-    x = face
-    if size != FACE_SIZE:
-        x = keras.layers.Resizing(size, size, interpolation="bilinear", name="resize")(x)
-    if spec.channels == 3:
-        x = GrayToRGB(name="gray_to_rgb")(x)
-    x = BackbonePreprocessing(spec.preprocessing, name="preprocessing")(x)
-    x = net(x)
     inputs = {FACE_INPUT: face}
+    x = None
+    if model_config.backbone is not None:
+        spec = get_backbone(model_config.backbone)
+        size = model_config.resolved_input_size
+        net = build_backbone(spec.name, size, weights, **model_config.backbone_options)
+        net.name = BACKBONE_LAYER
+        x = face
+        if size != FACE_SIZE:
+            x = keras.layers.Resizing(size, size, interpolation="bilinear", name="resize")(x)
+        if spec.channels == 3:
+            x = GrayToRGB(name="gray_to_rgb")(x)
+        x = BackbonePreprocessing(spec.preprocessing, name="preprocessing")(x)
+        x = net(x)
+    elif weights is not None:
+        raise ValueError("a model without a backbone has no backbone weights to load")
 
     if model_config.use_features:
         vector = keras.Input((FEATURE_SIZE,), name=FEATURES_INPUT)
@@ -310,7 +336,7 @@ def build_model(
                     y
                 )
             y = keras.layers.Dense(units, activation="relu", name=f"feature_dense{i}")(y)
-        x = keras.layers.Concatenate(name="fusion")([x, y])
+        x = y if x is None else keras.layers.Concatenate(name="fusion")([x, y])
 
     for i, units in enumerate(model_config.head_units, start=1):
         if model_config.dropout:

@@ -542,13 +542,15 @@ def train(
         run.path.mkdir(parents=True, exist_ok=True)
         run.write_config(document)
 
-    backbone = model.get_layer(BACKBONE_LAYER)
+    # a model of the features alone has no backbone to freeze
+    backbone = model.get_layer(BACKBONE_LAYER) if model_config.backbone is not None else None
     resumed_phase = state["phase"]
     stop_reason = state.get("stop_reason")
     for phase in _phases(config, pretrained=weights is not None):
         if stop_reason:
             break
-        backbone.trainable = phase.index != 1
+        if backbone is not None:
+            backbone.trainable = phase.index != 1
         with strategy.scope():
             _compile(model, phase, config)
             if resumed_phase and phase.index == resumed_phase:
@@ -584,7 +586,8 @@ def train(
         model.load_weights(best)
     elif "_best_weights" in state:
         model.set_weights(state.pop("_best_weights"))
-    backbone.trainable = True
+    if backbone is not None:
+        backbone.trainable = True
 
     result = TrainingResult(
         model=model,

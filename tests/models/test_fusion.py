@@ -126,3 +126,25 @@ def test_architecture_diagram_of_a_config_and_of_a_model(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     model = build_model("compact", use_features=False, backbone_options=TINY, dropout=0.3)
     assert plot_architecture(model, tmp_path / "b.png", use_keras=False).stat().st_size > 0
+    alone = build_model(variant_config("features", feature_units=[16]))
+    assert plot_architecture(alone, tmp_path / "c.png", use_keras=False).stat().st_size > 0
+
+
+def test_a_model_of_the_features_alone_ignores_the_face(train_set, val_set, tmp_path):
+    config = variant_config("features", feature_units=[16])
+    assert config.backbone is None and config.model_name == "features"
+    assert ModelConfig.from_config(json.loads(config.to_json())) == config
+    model = build_model(config, features=train_set.features)
+    assert "backbone" not in {layer.name for layer in model.layers}
+    inputs = {"face": val_set.images[:8, :, :, None], "features": val_set.features[:8]}
+    out = model.predict_on_batch(inputs)
+    blank = model.predict_on_batch({**inputs, "face": np.zeros_like(inputs["face"])})
+    np.testing.assert_array_equal(out, blank)  # the face changes nothing
+    assert out.shape == (8, NUM_CLASSES)
+    path = tmp_path / "features.keras"
+    model.save(path)
+    np.testing.assert_allclose(load_model(path).predict_on_batch(inputs), out, atol=1e-6)
+    with pytest.raises(ValueError, match="reads the features alone: pass use_features=True"):
+        ModelConfig(None, use_features=False)
+    with pytest.raises(ValueError, match="no backbone weights"):
+        build_model(config, weights="imagenet")

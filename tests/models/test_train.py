@@ -464,3 +464,10 @@ def test_an_interrupted_run_with_an_average_resumes_it(train_set, val_set, tmp_p
     assert resumed.best_epoch == straight.best_epoch
     for a, b in zip(resumed.model.get_weights(), straight.model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_a_model_of_the_features_alone_trains(train_set, val_set):
+    config = quick(epochs=2, optimizer="adamw", learning_rate=1e-3, augment=AugmentConfig())
+    result = train(train_set, val_set, ModelConfig(None, use_features=True), config, verbose=0)
+    assert result.epochs == 2 and result.model.name == "features"
+    assert result.history["loss"][1] < result.history["loss"][0]

@@ -31,19 +31,30 @@ def test_presets_are_listed():
         assert config["name"] == name
 
 
-@pytest.mark.slow
-def test_default_preset_scores_its_documented_accuracy_offline(no_network, fer_root):
-    recognizer = Recognizer()
-    metrics = json.loads((preset_path("default") / "metrics.json").read_text())
+@pytest.fixture(scope="module")
+def public_test(fer_root) -> tuple[np.ndarray, np.ndarray]:
     paths, labels = [], []
     for label, name in enumerate(LABELS):
         found = sorted((fer_root / "val" / name).glob("*.jpg"))
         paths += found
         labels += [label] * len(found)
-    assert len(paths) == metrics["faces"] == 3589
     images = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths])
+    return images, np.array(labels)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(emonet.list_presets()))
+def test_each_preset_scores_its_documented_accuracy_offline(no_network, public_test, name):
+    recognizer = Recognizer(name)
+    metrics = json.loads((preset_path(name) / "metrics.json").read_text())
+    images, labels = public_test
+    assert len(labels) == metrics["faces"] == 3589
     predicted = recognizer.predict_crops(images).argmax(axis=1)
-    accuracy = float(np.mean(predicted == np.array(labels)))
-    # the ensemble's PublicTest accuracy as packaged (weights fitted there), to 2 faces
-    assert accuracy >= metrics["learned_weights_accuracy"] - 2 / 3589
-    assert accuracy > metrics["best_member_accuracy"]
+    accuracy = float(np.mean(predicted == labels))
+    if len(recognizer.models_) == 1:
+        # a single network: its PublicTest accuracy as packaged, to 2 faces
+        assert accuracy >= metrics["best_member_accuracy"] - 2 / 3589
+    else:
+        # the ensemble's PublicTest accuracy as packaged (weights fitted there), to 2 faces
+        assert accuracy >= metrics["learned_weights_accuracy"] - 2 / 3589
+        assert accuracy > metrics["best_member_accuracy"]
