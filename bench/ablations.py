@@ -18,13 +18,13 @@ wider network, shifts of 10%. PublicTest picks each run's best epoch, as in trai
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+from training import plot_curves  # bench/training.py, beside this script
 
 #: name -> (what changes, emonet-train arguments); "cpu" is the recipe as it is.
 ABLATIONS: dict[str, tuple[str, list[str]]] = {
@@ -58,14 +58,6 @@ def train(features: str, out: Path, name: str, extra: list[str], epochs: int, se
     subprocess.run(command, check=True)
 
 
-def history(run: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Training minutes at the end of each epoch, and PublicTest accuracy then."""
-    with open(run / "history.csv", newline="") as file:
-        rows = list(csv.DictReader(file))
-    minutes = np.cumsum([float(r["seconds"]) for r in rows]) / 60
-    return minutes, np.array([float(r["val_accuracy"]) for r in rows])
-
-
 def flip_accuracy(features: str, run: Path) -> float:
     from emonet.features import load_features
     from emonet.models import load_model, predict_proba
@@ -73,21 +65,6 @@ def flip_accuracy(features: str, run: Path) -> float:
     val = load_features(features, usage="PublicTest")
     proba = predict_proba(load_model(run / "model.keras"), val, tta=True)
     return float(np.mean(proba.argmax(1) == val.labels))
-
-
-def plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title: str) -> None:
-    from emonet._plotting import new_figure, save_figure
-
-    figure = new_figure((7, 4.5))
-    axes = figure.add_subplot()
-    for name, (minutes, accuracy) in curves.items():
-        axes.plot(minutes, accuracy * 100, marker="o", markersize=3, label=name)
-    axes.set_xlabel("training minutes (2 CPU cores)")
-    axes.set_ylabel("PublicTest accuracy (%)")
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
-    save_figure(figure, path)
 
 
 def main() -> int:
@@ -110,23 +87,22 @@ def main() -> int:
         for name in names:
             train(args.features, args.out, name, ABLATIONS[name][1], args.epochs, args.seed)
 
-    rows, curves = [], {}
+    rows, runs = [], []
     for name in names:
         run = args.out / name
         if not (run / "model.keras").is_file():
             continue
+        runs.append(run)
         results = json.loads((run / "config.json").read_text())["results"]
-        minutes, accuracy = history(run)
-        curves[name] = (minutes, accuracy)
         rows.append(
             {
                 "name": name,
                 "change": ABLATIONS[name][0],
                 "epochs": results["epochs"],
-                "minutes": round(float(minutes[-1]), 1),
-                "seconds_per_epoch": round(float(minutes[-1]) * 60 / results["epochs"], 1),
+                "minutes": round(results["seconds"] / 60, 1),
+                "seconds_per_epoch": results["seconds_per_epoch"],
                 "best_epoch": results["best_epoch"],
-                "accuracy": float(accuracy.max()),
+                "accuracy": float(results["best_value"]),
                 "flip_accuracy": flip_accuracy(args.features, run),
             }
         )
@@ -149,9 +125,7 @@ def main() -> int:
     print(table)
     (args.out / "ablations.md").write_text(table + "\n")
     (args.out / "ablations.json").write_text(json.dumps(rows, indent=2) + "\n")
-    plot(
-        curves, args.out / "ablations.png", f"compact, {args.epochs} epochs each, seed {args.seed}"
-    )
+    plot_curves(runs, args.out / "ablations.png")
     print(f"wrote {args.out}/ablations.md, ablations.json, ablations.png")
     return 0
 

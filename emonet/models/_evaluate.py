@@ -100,10 +100,16 @@ def predict_faces(
             out[start:stop] = np.asarray(model.predict_on_batch(inputs), dtype=np.float32)
         return out
 
-    probabilities = run(images, features)
-    if tta:
-        probabilities = (probabilities + run(*mirror_batch(images, features))) / 2
-    return probabilities
+    if not tta:
+        return run(images, features)
+    # the faces and their mirror images in the same batches: one call for a photo's few
+    # faces instead of two (a call costs milliseconds whatever its size)
+    mirrored, mirrored_features = mirror_batch(images, features)
+    both = run(
+        np.concatenate([images, mirrored]),
+        None if features is None else np.concatenate([features, mirrored_features]),
+    )
+    return (both[: len(images)] + both[len(images) :]) / 2
 
 
 def predict_proba(
