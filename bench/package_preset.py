@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -157,6 +158,8 @@ def main() -> int:
     if args.confusion_png:
         plot_confusion_matrix(confusion, args.confusion_png, title=f"{args.name or 'preset'}")
         print(f"wrote {args.confusion_png}")
+    if (Path(args.out) / "preset.json").is_file():
+        shutil.rmtree(args.out)  # a previous packaging: replaced whole, no stale member left
     out = save_preset(
         args.out,
         members,

@@ -45,7 +45,7 @@ def test_wheel_carries_the_bundled_presets(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("emonet-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     presets = sorted(p.parent.name for p in (ROOT / "emonet" / "pretrained").glob("*/preset.json"))
-    assert "default" in presets
+    assert {"default", "fast"} <= set(presets)
     for preset in presets:
         folder = ROOT / "emonet" / "pretrained" / preset
         config = json.loads((folder / "preset.json").read_text())
@@ -56,4 +56,5 @@ def test_wheel_carries_the_bundled_presets(tmp_path):
     assert "emonet/recognize/__init__.py" in names
     assert any(n.endswith("entry_points.txt") for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "emonet-predict" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    commands = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "emonet-predict" in commands and "emonet-distill" in commands
