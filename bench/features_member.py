@@ -96,9 +96,10 @@ def main() -> int:
     print(f"networks only: CV {base['cross_validated']:.2%} +- {base['cross_validated_std']:.2%}")
     for variant, transform in VARIANTS.items():
         start = time.perf_counter()
-        scaler = StandardScaler().fit(transform(train.features))
+        values = transform(train.features)
+        scaler = StandardScaler().fit(values)
         model = LogisticRegression(C=args.C, max_iter=500)
-        model.fit(scaler.transform(transform(train.features)), train.labels)
+        model.fit(scaler.transform(values), train.labels)
         seconds = time.perf_counter() - start
         proba = model.predict_proba(scaler.transform(transform(val.features)))
         accuracy = float(np.mean(proba.argmax(1) == y))

@@ -105,8 +105,7 @@ class ModelConfig:
                 )
             if self.backbone_options or self.input_size is not None:
                 raise ValueError("a model without a backbone takes no backbone options or size")
-        spec = get_backbone(self.backbone) if self.backbone is not None else None
-        options = spec.options if spec is not None else {}
+        options = get_backbone(self.backbone).options if self.backbone is not None else {}
         unknown = sorted(set(self.backbone_options) - set(options))
         if unknown:
             raise ValueError(
