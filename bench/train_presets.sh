@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Trains the members of the bundled presets one after the other (2 CPU cores: never two
-# at once), packages the "default" ensemble, distils it into a student, and packages the
-# "fast" single network. Every step is resumable or skipped when done: rerun after an
-# interruption.
+# Trains the CPU members of the bundled presets one after the other (2 CPU cores: never
+# two at once), evaluates every candidate (and the GPU runs of bench/gpu_members.py,
+# when their run folders are in RUNS_DIR), picks the "default" ensemble's members by
+# cross-validated forward selection, packages it, and packages the "fast" single network.
+# Every step is resumable or skipped when done: rerun after an interruption.
 #   bash bench/train_presets.sh FEATURES.h5 RUNS_DIR
 # The shipped presets (2026-11-26) came from exactly these commands.
 set -euo pipefail
@@ -24,19 +25,39 @@ train emonet-train compact_s1 40 --variant compact --seed 1
 train emonet-train compact_features_s2 48 --variant compact_features --seed 2
 train emonet-train compact_s3 42 --variant compact --seed 3
 train emonet-train long_compact_s4 85 --variant compact --seed 4 --epochs 200
+# AdamW at 85 minutes: the recipe of the best GPU run (gpu_adamw_s23)
+train emonet-train adamw_s7 85 --variant compact --seed 7 --epochs 400 --optimizer adamw \
+    --learning-rate 3e-3 --weight-decay 0.05 --batch-size 256 --erase 0.5 --translate 0.1 \
+    --backbone-option dropout=0.1
 # the features alone (bench/features_member.py weighs what they add)
 train emonet-train features_s5 10 --variant features --seed 5 --epochs 30 \
     --optimizer adamw --learning-rate 1e-3 --weight-decay 0.05
-# "default": the members the ensemble weights kept (compact_s1 and features_s5 got
-# 0.035 and 0.018-0.030 among more, and were left out)
-"${PYTHON:-python}" "$here/package_preset.py" "$features" "$runs/long_compact_s4" \
-    "$runs/compact_s3" "$runs/compact_features_s2" --out emonet/pretrained/default \
-    --name default --confusion-png docs/img/default_confusion.png --description \
-    "ensemble of 3 CPU-trained networks (2 compact, 1 compact_features), flip averaging; PublicTest 5-fold CV accuracy in metrics"
-# "fast": the best member alone, without flip averaging. The student that emonet-distill
-# trained in 20 minutes on the default ensemble's probabilities scored 63.42%, below this
-# member's 67.87% (docs/models.md), so it was measured and not shipped.
+# distillation: a student of the first "default" (measured, not shipped: docs/models.md)
 train emonet-distill student_s6 20 --variant compact --seed 6 --teacher default --epochs 200
-"${PYTHON:-python}" "$here/package_preset.py" "$features" "$runs/long_compact_s4" --no-tta \
+# The GPU runs (gpu_*): on a lent GPU machine, `python bench/gpu_members.py` (its
+# docstring; docs/models.md, "Twelve minutes of a lent GPU"), run folders copied here.
+mkdir -p "$runs/preds"
+candidates=()
+for run in "$runs"/*/; do
+    name=$(basename "$run")
+    [[ -f "$run/model.keras" && $name != features_s5 ]] || continue
+    for mode in plain tta; do
+        preds="$runs/preds/${name}_$mode.npz"
+        flag=(); [[ $mode == tta ]] && flag=(--tta)
+        [[ -f "$preds" ]] || emonet-evaluate "$run/model.keras" "$features" -o "$preds" \
+            --name "$name" "${flag[@]}"
+    done
+    candidates+=("$runs/preds/${name}_tta.npz")
+done
+choose() { "${PYTHON:-python}" "$here/select_members.py" "$@"; }
+choose "${candidates[@]}" --max 4 | tee "$runs/selection.txt"
+members=($(choose "${candidates[@]}" --max 4 --names-only))
+"${PYTHON:-python}" "$here/package_preset.py" "$features" "${members[@]/#/$runs/}" \
+    --out emonet/pretrained/default --name default \
+    --confusion-png docs/img/default_confusion.png --description \
+    "ensemble of ${#members[@]} networks chosen by cross-validated forward selection, flip averaging; PublicTest 5-fold CV accuracy in metrics"
+# "fast": the best network on plain PublicTest, alone, without flip averaging
+best=$(choose "${candidates[@]//_tta.npz/_plain.npz}" --max 1 --names-only)
+"${PYTHON:-python}" "$here/package_preset.py" "$features" "$runs/$best" --no-tta \
     --out emonet/pretrained/fast --name fast --description \
-    "one compact network (the best member of default), no flip averaging; PublicTest accuracy in metrics"
+    "one compact network (the best on PublicTest), no flip averaging; PublicTest accuracy in metrics"

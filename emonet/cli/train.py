@@ -158,6 +158,12 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="P",
         help="probability of random erasing of a training face (0: none)",
     )
+    recipe.add_argument(
+        "--translate",
+        type=float,
+        metavar="FRACTION",
+        help="largest random shift of a training face, as a fraction of its side",
+    )
     recipe.add_argument("--mixed-precision", choices=list(_PRECISIONS))
     recipe.add_argument("--seed", type=int)
 
@@ -202,7 +208,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["mixed_precision"] = _PRECISIONS[args.mixed_precision]
     if args.ema is not None:
         overrides["ema_momentum"] = args.ema or None
-    augment = {"mode": args.augment, "erase": args.erase}
+    augment = {"mode": args.augment, "erase": args.erase, "translate": args.translate}
     augment = {k: v for k, v in augment.items() if v is not None}
     if augment:
         base = RECIPES[args.recipe]().augment.get_config()

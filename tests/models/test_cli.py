@@ -196,6 +196,21 @@ def test_train_cli_user_errors_are_one_line(argv, message, features_file, tmp_pa
     assert len(err.splitlines()) == 1
 
 
+def test_train_cli_recipe_overrides_reach_the_training_config(tmp_path):
+    args = train_cli.build_parser().parse_args(
+        ["f.h5", "--variant", "compact", "--out", str(tmp_path), "--optimizer", "adamw"]
+        + ["--recipe", "cpu", "--learning-rate", "3e-3"]
+        + ["--batch-size", "256", "--erase", "0.5", "--translate", "0.1"]
+    )
+    overrides = train_cli._overrides(args)
+    assert overrides["optimizer"] == "adamw" and overrides["learning_rate"] == 3e-3
+    assert overrides["batch_size"] == 256
+    augment = overrides["augment"]
+    assert (augment.erase, augment.translate) == (0.5, 0.1)
+    # what is not given keeps the recipe's value
+    assert augment.shear == 0.0 and augment.rotation == 10.0
+
+
 def test_evaluate_cli_missing_model(features_file, tmp_path, capsys):
     assert (
         evaluate_cli.main(

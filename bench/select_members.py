@@ -1,0 +1,100 @@
+"""Pick an ensemble's members by greedy forward selection, and estimate it honestly.
+
+Forward selection adds, one at a time, the candidate whose addition gives the best
+5-fold cross-validated accuracy of the differential-evolution weights, up to ``--max``
+members. Choosing the members on the same folds that score them flatters the winner, so
+the whole procedure (selection, then weights) is also cross-validated: nested, each
+outer fold chooses and weighs on the other four and is scored once.
+
+    python bench/select_members.py runs/preds/*_tta.npz --max 4
+
+With ``--max 1`` it names the single best model. ``--names-only`` prints the names
+alone, one per line, for scripts.
+
+Each file is an ``emonet-evaluate`` prediction file of PublicTest (the same faces).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from emonet.ensemble import WeightedEnsemble, cross_validate_ensemble
+from emonet.predictions import load_predictions
+
+
+def _score(probabilities: list[np.ndarray], y: np.ndarray, seed: int) -> float:
+    if len(probabilities) == 1:
+        return float(np.mean(probabilities[0].argmax(1) == y))
+    folds = cross_validate_ensemble(
+        WeightedEnsemble(random_state=seed), probabilities, y, random_state=seed
+    )
+    return float(folds.mean())
+
+
+def forward_select(
+    probabilities: dict[str, np.ndarray], y: np.ndarray, most: int, seed: int = 0
+) -> list[tuple[str, float]]:
+    """The members in the order chosen, each with the cross-validated score it reached."""
+    chosen: list[tuple[str, float]] = []
+    while len(chosen) < min(most, len(probabilities)):
+        names = [name for name, _ in chosen]
+        scores = {
+            name: _score([probabilities[n] for n in [*names, name]], y, seed)
+            for name in probabilities
+            if name not in names
+        }
+        best = max(scores, key=scores.get)
+        if chosen and scores[best] <= chosen[-1][1]:
+            break  # no candidate helps any more
+        chosen.append((best, scores[best]))
+    return chosen
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("predictions", nargs="+", help="PublicTest prediction files")
+    parser.add_argument("--max", type=int, default=4, help="members at most")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-nested", dest="nested", action="store_false")
+    parser.add_argument(
+        "--names-only", action="store_true", help="print the chosen members' names alone"
+    )
+    args = parser.parse_args()
+
+    loaded = [load_predictions(path) for path in args.predictions]
+    ids, y = loaded[0].ids, loaded[0].labels
+    for path, p in zip(args.predictions, loaded, strict=True):
+        if not np.array_equal(p.ids, ids):
+            raise SystemExit(f"{path}: not the faces of {args.predictions[0]}, in that order")
+    probabilities = {p.model_name: p.probabilities for p in loaded}
+    chosen = forward_select(probabilities, y, args.max, args.seed)
+    if args.names_only:
+        print("\n".join(name for name, _ in chosen))
+        return 0
+    for i, (name, score) in enumerate(chosen, start=1):
+        print(f"{i}. + {name:24s} 5-fold CV {score:.2%}")
+    if not args.nested:
+        return 0
+    outer = StratifiedKFold(5, shuffle=True, random_state=args.seed + 1)
+    scores = []
+    for k, (fit_rows, test_rows) in enumerate(outer.split(y, y), start=1):
+        inner = {n: p[fit_rows] for n, p in probabilities.items()}
+        names = [n for n, _ in forward_select(inner, y[fit_rows], args.max, args.seed)]
+        ensemble = WeightedEnsemble(random_state=args.seed)
+        ensemble.fit([inner[n] for n in names], y[fit_rows])
+        score = ensemble.score([probabilities[n][test_rows] for n in names], y[test_rows])
+        scores.append(score)
+        print(f"outer fold {k}: chose {', '.join(names)}; {score:.2%} on the held-out fifth")
+    print(
+        f"nested estimate (selection and weights cross-validated): "
+        f"{np.mean(scores):.2%} +- {np.std(scores):.2%}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
