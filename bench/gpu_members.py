@@ -126,26 +126,33 @@ def _teacher_of(path: Path, train_set):
         return saved["probabilities"][[rows[i] for i in train_set.ids.astype(str)]]
 
 
+def _student(train_set, val_set, teacher, minutes: float, name: str):
+    """Distil ``teacher`` into a :data:`STUDENT` network in the run folder ``name``."""
+    from emonet.models import distill
+
+    model_config, config = _configs(STUDENT, minutes)
+    return distill(
+        train_set,
+        teacher,
+        val_set,
+        model_config,
+        config,
+        out_dir=RUNS / name,
+        overwrite=True,
+        verbose=2,
+    )
+
+
 def run_member(args: argparse.Namespace) -> None:
     """One training process: a member, or the student of ``--old-teacher``."""
-    from emonet.models import distill, train
+    from emonet.models import train
 
     train_set, val_set = _load(args.bundle, args.faces)
     name = args.member
     out = RUNS / name
     if name == "gpu_student_old":
-        model_config, config = _configs(STUDENT, args.minutes)
         teacher = _teacher_of(Path(args.old_teacher), train_set)
-        result = distill(
-            train_set,
-            teacher,
-            val_set,
-            model_config,
-            config,
-            out_dir=out,
-            overwrite=True,
-            verbose=2,
-        )
+        result = _student(train_set, val_set, teacher, args.minutes, name)
     else:
         model_config, config = _configs(MEMBERS[name], args.minutes)
         result = train(
@@ -251,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(env)
     import numpy as np
 
-    from emonet.models import distill, load_model, predict_proba
+    from emonet.models import load_model, predict_proba
 
     train_set, val_set = _load(args.bundle, args.faces)
     teacher = np.mean(
@@ -273,17 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         f"student for {minutes:.2f} min",
         flush=True,
     )
-    model_config, config = _configs(STUDENT, minutes)
-    result = distill(
-        train_set,
-        teacher,
-        val_set,
-        model_config,
-        config,
-        out_dir=RUNS / "gpu_student",
-        overwrite=True,
-        verbose=2,
-    )
+    result = _student(train_set, val_set, teacher, minutes, "gpu_student")
     summary = _summary(result, "gpu_student") | {"teacher_train_accuracy": accuracy}
     (RUNS / "gpu_student" / "summary.json").write_text(json.dumps(summary, indent=1))
     print("  gpu_student:", json.dumps(summary), flush=True)
