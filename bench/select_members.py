@@ -2,9 +2,10 @@
 
 Forward selection adds, one at a time, the candidate whose addition gives the best
 5-fold cross-validated accuracy of the differential-evolution weights, up to ``--max``
-members. Choosing the members on the same folds that score them flatters the winner, so
-the whole procedure (selection, then weights) is also cross-validated: nested, each
-outer fold chooses and weighs on the other four and is scored once.
+members, while that accuracy rises by at least ``--min-gain``. Choosing the members on
+the same folds that score them flatters the winner, so the whole procedure (selection,
+then weights) is also cross-validated: nested, each outer fold chooses and weighs on the
+other four and is scored once.
 
     python bench/select_members.py runs/preds/*_tta.npz --max 4
 
@@ -36,9 +37,14 @@ def _score(probabilities: list[np.ndarray], y: np.ndarray, seed: int) -> float:
 
 
 def forward_select(
-    probabilities: dict[str, np.ndarray], y: np.ndarray, most: int, seed: int = 0
+    probabilities: dict[str, np.ndarray],
+    y: np.ndarray,
+    most: int,
+    seed: int = 0,
+    min_gain: float = 0.001,
 ) -> list[tuple[str, float]]:
-    """The members in the order chosen, each with the cross-validated score it reached."""
+    """The members in the order chosen, each with the cross-validated score it reached;
+    a member joins only if it raises that score by ``min_gain`` or more."""
     chosen: list[tuple[str, float]] = []
     while len(chosen) < min(most, len(probabilities)):
         names = [name for name, _ in chosen]
@@ -48,8 +54,8 @@ def forward_select(
             if name not in names
         }
         best = max(scores, key=scores.get)
-        if chosen and scores[best] <= chosen[-1][1]:
-            break  # no candidate helps any more
+        if chosen and scores[best] < chosen[-1][1] + min_gain:
+            break  # no candidate helps enough to be worth its file and its time
         chosen.append((best, scores[best]))
     return chosen
 
@@ -59,6 +65,13 @@ def main() -> int:
     parser.add_argument("predictions", nargs="+", help="PublicTest prediction files")
     parser.add_argument("--max", type=int, default=4, help="members at most")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--min-gain",
+        type=float,
+        default=0.001,
+        help="smallest rise of the cross-validated accuracy that admits a member "
+        "(default 0.001: 0.1 point, about 4 faces of PublicTest)",
+    )
     parser.add_argument("--no-nested", dest="nested", action="store_false")
     parser.add_argument(
         "--names-only", action="store_true", help="print the chosen members' names alone"
@@ -71,7 +84,7 @@ def main() -> int:
         if not np.array_equal(p.ids, ids):
             raise SystemExit(f"{path}: not the faces of {args.predictions[0]}, in that order")
     probabilities = {p.model_name: p.probabilities for p in loaded}
-    chosen = forward_select(probabilities, y, args.max, args.seed)
+    chosen = forward_select(probabilities, y, args.max, args.seed, args.min_gain)
     if args.names_only:
         print("\n".join(name for name, _ in chosen))
         return 0
@@ -83,7 +96,9 @@ def main() -> int:
     scores = []
     for k, (fit_rows, test_rows) in enumerate(outer.split(y, y), start=1):
         inner = {n: p[fit_rows] for n, p in probabilities.items()}
-        names = [n for n, _ in forward_select(inner, y[fit_rows], args.max, args.seed)]
+        names = [
+            n for n, _ in forward_select(inner, y[fit_rows], args.max, args.seed, args.min_gain)
+        ]
         ensemble = WeightedEnsemble(random_state=args.seed)
         ensemble.fit([inner[n] for n in names], y[fit_rows])
         score = ensemble.score([probabilities[n][test_rows] for n in names], y[test_rows])
