@@ -32,7 +32,8 @@ train emonet-train adamw_s7 85 --variant compact --seed 7 --epochs 400 --optimiz
 # the features alone (bench/features_member.py weighs what they add)
 train emonet-train features_s5 10 --variant features --seed 5 --epochs 30 \
     --optimizer adamw --learning-rate 1e-3 --weight-decay 0.05
-# distillation: a student of the first "default" (measured, not shipped: docs/models.md)
+# distillation: a student of the "default" installed when it runs (student_s6 had the
+# second release's; measured, not shipped: docs/models.md)
 train emonet-distill student_s6 20 --variant compact --seed 6 --teacher default --epochs 200
 # The GPU runs (gpu_*): on a lent GPU machine, `python bench/gpu_members.py` (its
 # docstring; docs/models.md, "Twelve minutes of a lent GPU"), run folders copied here.
