@@ -23,8 +23,7 @@ import sys
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from emonet.ensemble import WeightedEnsemble, cross_validate_ensemble
-from emonet.predictions import load_predictions
+from emonet.ensemble import WeightedEnsemble, align_predictions, cross_validate_ensemble
 
 
 def _score(probabilities: list[np.ndarray], y: np.ndarray, seed: int) -> float:
@@ -78,12 +77,12 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    loaded = [load_predictions(path) for path in args.predictions]
-    ids, y = loaded[0].ids, loaded[0].labels
-    for path, p in zip(args.predictions, loaded, strict=True):
-        if not np.array_equal(p.ids, ids):
-            raise SystemExit(f"{path}: not the faces of {args.predictions[0]}, in that order")
-    probabilities = {p.model_name: p.probabilities for p in loaded}
+    try:
+        aligned = align_predictions(args.predictions)
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"select_members: {error}") from None
+    y = aligned.labels
+    probabilities = dict(zip(aligned.model_names, aligned.probabilities, strict=True))
     chosen = forward_select(probabilities, y, args.max, args.seed, args.min_gain)
     if args.names_only:
         print("\n".join(name for name, _ in chosen))
