@@ -10,7 +10,8 @@ other four and is scored once.
     python bench/select_members.py runs/preds/*_tta.npz --max 4
 
 With ``--max 1`` it names the single best model. ``--names-only`` prints the names
-alone, one per line, for scripts.
+alone, one per line, and ``--names-out FILE`` writes them there beside the report, for
+scripts.
 
 Each file is an ``emonet-evaluate`` prediction file of PublicTest (the same faces).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
@@ -75,6 +77,9 @@ def main() -> int:
     parser.add_argument(
         "--names-only", action="store_true", help="print the chosen members' names alone"
     )
+    parser.add_argument(
+        "--names-out", type=Path, help="also write the chosen names there, one per line"
+    )
     args = parser.parse_args()
 
     try:
@@ -84,8 +89,11 @@ def main() -> int:
     y = aligned.labels
     probabilities = dict(zip(aligned.model_names, aligned.probabilities, strict=True))
     chosen = forward_select(probabilities, y, args.max, args.seed, args.min_gain)
+    names = "\n".join(name for name, _ in chosen) + "\n"
+    if args.names_out:
+        args.names_out.write_text(names)
     if args.names_only:
-        print("\n".join(name for name, _ in chosen))
+        print(names, end="")
         return 0
     for i, (name, score) in enumerate(chosen, start=1):
         print(f"{i}. + {name:24s} 5-fold CV {score:.2%}")

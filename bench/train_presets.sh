@@ -51,8 +51,8 @@ for run in "$runs"/*/; do
     candidates+=("$runs/preds/${name}_tta.npz")
 done
 choose() { "${PYTHON:-python}" "$here/select_members.py" "$@"; }
-choose "${candidates[@]}" --max 4 | tee "$runs/selection.txt"
-members=($(choose "${candidates[@]}" --max 4 --names-only))
+choose "${candidates[@]}" --max 4 --names-out "$runs/members.txt" | tee "$runs/selection.txt"
+members=($(cat "$runs/members.txt"))
 "${PYTHON:-python}" "$here/package_preset.py" "$features" "${members[@]/#/$runs/}" \
     --out emonet/pretrained/default --name default \
     --confusion-png docs/img/default_confusion.png --description \
