@@ -25,8 +25,15 @@ and optree, travel as wheels)::
     python bench/gpu_members.py gpu/bundle.npz --out "$OUT" --minutes 4.5 \\
         --old-teacher gpu/teacher.npz --deadline 500
 
-``--adamw-seeds 41 42 ...`` trains only members of the AdamW recipe (the best of the
-first run), one per seed. Small-scale check on a CPU (JAX backend)::
+Without ``--members`` phase 1 trains the four recipes of the first run (``FIRST_RUN``);
+``--members NAME ...`` names others of :data:`MEMBERS` (the wider and deeper networks of
+the second run), ``--adamw-seeds 41 42 ...`` members of the AdamW recipe (the best of the
+first run), one per seed. The second run (8.5 minutes, 541 s)::
+
+    python bench/gpu_members.py gpu/bundle.npz --out "$OUT" --minutes 8.5 --deadline 572 \
+        --members gpu_wide_s51 gpu_wide_s52 gpu_deep_s53 gpu_adamw_s54 gpu_adamw_s55
+
+Small-scale check on a CPU (JAX backend)::
 
     KERAS_BACKEND=jax python bench/gpu_members.py gpu/bundle.npz --out /tmp/gpu_check \\
         --minutes 0.5 --deadline 200 --faces 600
@@ -70,6 +77,20 @@ MEMBERS: dict[str, tuple[dict, dict]] = {
         {"seed": 24, "mixup": 0.2, "augment": {"shear": 0.0, "translate": 0.1, "erase": 0.25}},
     ),
 }
+# the AdamW recipe (the best of the first run) on wider and deeper compact networks: the
+# GPU waits on the host's augmentation, so 2.25x the arithmetic costs little time there
+_ADAMW = MEMBERS["gpu_adamw_s23"][1]
+WIDE = {"widths": [48, 96, 192, 384], "dropout": 0.1}
+DEEP = {"widths": [40, 80, 160, 320], "convs_per_block": 3, "dropout": 0.1}
+MEMBERS |= {
+    "gpu_wide_s51": ({"backbone_options": WIDE}, _ADAMW | {"seed": 51}),
+    "gpu_wide_s52": ({"backbone_options": WIDE | {"dropout": 0.2}}, _ADAMW | {"seed": 52}),
+    "gpu_deep_s53": ({"backbone_options": DEEP}, _ADAMW | {"seed": 53}),
+    "gpu_adamw_s54": (MEMBERS["gpu_adamw_s23"][0], _ADAMW | {"seed": 54}),
+    "gpu_adamw_s55": (MEMBERS["gpu_adamw_s23"][0], _ADAMW | {"seed": 55}),
+}
+# what runs without --members (the first GPU run)
+FIRST_RUN = ("gpu_sgd_s21", "gpu_sgd_s22", "gpu_adamw_s23", "gpu_mixup_s24")
 # the students: the fast preset's network (compact, ~3,500 crops/s on 2 cores)
 STUDENT: tuple[dict, dict] = (
     {"backbone_options": {"dropout": 0.1}},
@@ -191,13 +212,20 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         help="train only members of the AdamW recipe, with these seeds",
     )
+    parser.add_argument(
+        "--members",
+        nargs="+",
+        choices=sorted(MEMBERS),
+        help=f"the members to train (default: {' '.join(FIRST_RUN)})",
+    )
     parser.add_argument("--member", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    chosen = {name: MEMBERS[name] for name in args.members or FIRST_RUN}
+    adamw = MEMBERS["gpu_adamw_s23"]
     if args.adamw_seeds:
-        adamw = MEMBERS["gpu_adamw_s23"]
-        MEMBERS.clear()
-        for seed in args.adamw_seeds:
-            MEMBERS[f"gpu_adamw_s{seed}"] = (adamw[0], adamw[1] | {"seed": seed})
+        chosen = {f"gpu_adamw_s{s}": (adamw[0], adamw[1] | {"seed": s}) for s in args.adamw_seeds}
+    MEMBERS.clear()
+    MEMBERS.update(chosen)
     if args.member:
         run_member(args)
         return 0
@@ -216,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     common += ["--old-teacher", args.old_teacher] if args.old_teacher else []
     common += ["--faces", str(args.faces)] if args.faces else []
     common += ["--adamw-seeds", *map(str, args.adamw_seeds)] if args.adamw_seeds else []
+    common += ["--members", *args.members] if args.members else []
     procs = {}
     for name in names:
         log = open(RUNS / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)

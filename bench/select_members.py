@@ -9,9 +9,11 @@ other four and is scored once.
 
     python bench/select_members.py runs/preds/*_tta.npz --max 4
 
-With ``--max 1`` it names the single best model. ``--names-only`` prints the names
-alone, one per line, and ``--names-out FILE`` writes them there beside the report, for
-scripts.
+With ``--max 1`` it names the single best model. ``--max-mb MB`` with ``--runs DIR``
+keeps the members' files within a size: a candidate ``NAME`` weighs what
+``DIR/NAME/model.keras`` does, and only those that still fit are tried. ``--names-only``
+prints the names alone, one per line, and ``--names-out FILE`` writes them there beside
+the report, for scripts.
 
 Each file is an ``emonet-evaluate`` prediction file of PublicTest (the same faces).
 """
@@ -43,17 +45,23 @@ def forward_select(
     most: int,
     seed: int = 0,
     min_gain: float = 0.001,
+    sizes: dict[str, float] | None = None,
+    budget: float = np.inf,
 ) -> list[tuple[str, float]]:
     """The members in the order chosen, each with the cross-validated score it reached;
-    a member joins only if it raises that score by ``min_gain`` or more."""
+    a member joins only if it raises that score by ``min_gain`` or more, and only while
+    the members' ``sizes`` add up to ``budget`` or less."""
     chosen: list[tuple[str, float]] = []
     while len(chosen) < min(most, len(probabilities)):
         names = [name for name, _ in chosen]
+        used = sum(sizes[n] for n in names) if sizes else 0.0
         scores = {
             name: _score([probabilities[n] for n in [*names, name]], y, seed)
             for name in probabilities
-            if name not in names
+            if name not in names and (not sizes or used + sizes[name] <= budget)
         }
+        if not scores:
+            break  # nothing left that fits
         best = max(scores, key=scores.get)
         if chosen and scores[best] < chosen[-1][1] + min_gain:
             break  # no candidate helps enough to be worth its file and its time
@@ -73,6 +81,12 @@ def main() -> int:
         help="smallest rise of the cross-validated accuracy that admits a member "
         "(default 0.001: 0.1 point, about 4 faces of PublicTest)",
     )
+    parser.add_argument(
+        "--max-mb", type=float, default=np.inf, help="the members' files together at most"
+    )
+    parser.add_argument(
+        "--runs", type=Path, help="folder of the run folders NAME/model.keras (--max-mb)"
+    )
     parser.add_argument("--no-nested", dest="nested", action="store_false")
     parser.add_argument(
         "--names-only", action="store_true", help="print the chosen members' names alone"
@@ -88,7 +102,17 @@ def main() -> int:
         raise SystemExit(f"select_members: {error}") from None
     y = aligned.labels
     probabilities = dict(zip(aligned.model_names, aligned.probabilities, strict=True))
-    chosen = forward_select(probabilities, y, args.max, args.seed, args.min_gain)
+    sizes = None
+    if np.isfinite(args.max_mb):
+        if args.runs is None:
+            raise SystemExit("select_members: --max-mb needs --runs, the run folders' folder")
+        models = {name: args.runs / name / "model.keras" for name in probabilities}
+        missing = [str(path) for path in models.values() if not path.is_file()]
+        if missing:
+            raise SystemExit(f"select_members: --max-mb: no model file {', '.join(missing)}")
+        sizes = {name: path.stat().st_size / 1e6 for name, path in models.items()}
+    budget = dict(sizes=sizes, budget=args.max_mb)
+    chosen = forward_select(probabilities, y, args.max, args.seed, args.min_gain, **budget)
     names = "\n".join(name for name, _ in chosen) + "\n"
     if args.names_out:
         args.names_out.write_text(names)
@@ -96,7 +120,8 @@ def main() -> int:
         print(names, end="")
         return 0
     for i, (name, score) in enumerate(chosen, start=1):
-        print(f"{i}. + {name:24s} 5-fold CV {score:.2%}")
+        size = f", {sum(sizes[n] for n, _ in chosen[:i]):.1f} MB" if sizes else ""
+        print(f"{i}. + {name:24s} 5-fold CV {score:.2%}{size}")
     if not args.nested:
         return 0
     outer = StratifiedKFold(5, shuffle=True, random_state=args.seed + 1)
@@ -104,7 +129,10 @@ def main() -> int:
     for k, (fit_rows, test_rows) in enumerate(outer.split(y, y), start=1):
         inner = {n: p[fit_rows] for n, p in probabilities.items()}
         names = [
-            n for n, _ in forward_select(inner, y[fit_rows], args.max, args.seed, args.min_gain)
+            n
+            for n, _ in forward_select(
+                inner, y[fit_rows], args.max, args.seed, args.min_gain, **budget
+            )
         ]
         ensemble = WeightedEnsemble(random_state=args.seed)
         ensemble.fit([inner[n] for n in names], y[fit_rows])

@@ -58,3 +58,9 @@ def test_each_preset_scores_its_documented_accuracy_offline(no_network, public_t
         # the ensemble's PublicTest accuracy as packaged (weights fitted there), to 2 faces
         assert accuracy >= metrics["learned_weights_accuracy"] - 2 / 3589
         assert accuracy > metrics["best_member_accuracy"]
+
+
+def test_presets_fit_in_40_mb_together():
+    # the package ships its models: both presets' files together stay within 40 MB
+    files = [path for name in emonet.list_presets() for path in preset_path(name).rglob("*")]
+    assert sum(path.stat().st_size for path in files if path.is_file()) <= 40e6
