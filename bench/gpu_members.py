@@ -79,15 +79,23 @@ MEMBERS: dict[str, tuple[dict, dict]] = {
 }
 # the AdamW recipe (the best of the first run) on wider and deeper compact networks: the
 # GPU waits on the host's augmentation, so 2.25x the arithmetic costs little time there
-_ADAMW = MEMBERS["gpu_adamw_s23"][1]
+_ADAMW = MEMBERS["gpu_adamw_s23"]
+
+
+def _adamw(seed: int, backbone_options: dict | None = None) -> tuple[dict, dict]:
+    """The AdamW member with another seed, and another network if given."""
+    model = _ADAMW[0] if backbone_options is None else {"backbone_options": backbone_options}
+    return model, _ADAMW[1] | {"seed": seed}
+
+
 WIDE = {"widths": [48, 96, 192, 384], "dropout": 0.1}
 DEEP = {"widths": [40, 80, 160, 320], "convs_per_block": 3, "dropout": 0.1}
 MEMBERS |= {
-    "gpu_wide_s51": ({"backbone_options": WIDE}, _ADAMW | {"seed": 51}),
-    "gpu_wide_s52": ({"backbone_options": WIDE | {"dropout": 0.2}}, _ADAMW | {"seed": 52}),
-    "gpu_deep_s53": ({"backbone_options": DEEP}, _ADAMW | {"seed": 53}),
-    "gpu_adamw_s54": (MEMBERS["gpu_adamw_s23"][0], _ADAMW | {"seed": 54}),
-    "gpu_adamw_s55": (MEMBERS["gpu_adamw_s23"][0], _ADAMW | {"seed": 55}),
+    "gpu_wide_s51": _adamw(51, WIDE),
+    "gpu_wide_s52": _adamw(52, WIDE | {"dropout": 0.2}),
+    "gpu_deep_s53": _adamw(53, DEEP),
+    "gpu_adamw_s54": _adamw(54),
+    "gpu_adamw_s55": _adamw(55),
 }
 # what runs without --members (the first GPU run)
 FIRST_RUN = ("gpu_sgd_s21", "gpu_sgd_s22", "gpu_adamw_s23", "gpu_mixup_s24")
@@ -221,9 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--member", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     chosen = {name: MEMBERS[name] for name in args.members or FIRST_RUN}
-    adamw = MEMBERS["gpu_adamw_s23"]
     if args.adamw_seeds:
-        chosen = {f"gpu_adamw_s{s}": (adamw[0], adamw[1] | {"seed": s}) for s in args.adamw_seeds}
+        chosen = {f"gpu_adamw_s{seed}": _adamw(seed) for seed in args.adamw_seeds}
     MEMBERS.clear()
     MEMBERS.update(chosen)
     if args.member:

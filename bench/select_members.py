@@ -111,8 +111,8 @@ def main() -> int:
         if missing:
             raise SystemExit(f"select_members: --max-mb: no model file {', '.join(missing)}")
         sizes = {name: path.stat().st_size / 1e6 for name, path in models.items()}
-    budget = dict(sizes=sizes, budget=args.max_mb)
-    chosen = forward_select(probabilities, y, args.max, args.seed, args.min_gain, **budget)
+    size_limit = dict(sizes=sizes, budget=args.max_mb)
+    chosen = forward_select(probabilities, y, args.max, args.seed, args.min_gain, **size_limit)
     names = "\n".join(name for name, _ in chosen) + "\n"
     if args.names_out:
         args.names_out.write_text(names)
@@ -131,7 +131,7 @@ def main() -> int:
         names = [
             n
             for n, _ in forward_select(
-                inner, y[fit_rows], args.max, args.seed, args.min_gain, **budget
+                inner, y[fit_rows], args.max, args.seed, args.min_gain, **size_limit
             )
         ]
         ensemble = WeightedEnsemble(random_state=args.seed)
