@@ -70,6 +70,12 @@ package "${members[@]/#/$runs/}" --out emonet/pretrained/default --name default 
 train emonet-distill student_s9 80 --variant compact --seed 9 --teacher default \
     --epochs 400 --optimizer adamw --learning-rate 3e-3 --weight-decay 0.05 \
     --batch-size 256 --erase 0.5 --translate 0.1 --backbone-option dropout=0.1
+# consistent teaching: the teacher labels 8 augmented copies of each face, the student
+# learns its probabilities on exactly those faces (temperature 1, no labels mixed in)
+train emonet-distill student_s10 110 --variant compact --seed 10 --teacher default \
+    --teacher-views 8 --temperature 1 --alpha 0 --epochs 60 --optimizer adamw \
+    --learning-rate 3e-3 --weight-decay 0.05 --batch-size 256 --erase 0.5 --translate 0.1 \
+    --backbone-option dropout=0.1
 students=()
 for run in "$runs"/*student*/; do
     [[ -f "$run/model.keras" ]] || continue

@@ -5,6 +5,12 @@ of the Training faces once; they are kept in ``OUT/teacher.npz``, so a resumed r
 not compute them again. The student then trains as ``emonet-train`` trains, on the
 teacher's softened probabilities mixed with the labels (:func:`emonet.models.distill`),
 with every option of ``emonet-train``; label smoothing is off unless asked.
+
+With ``--teacher-views K`` the teacher labels K augmented copies of every face, drawn
+with the recipe's augmentation (:func:`emonet.models.augmented_views`), and the student
+trains on those copies, mirrored at random when the teacher averages each face with its
+mirror: it learns the teacher's answer on the face it is shown. An epoch is then one
+pass over the K copies.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the teacher averages each face with its mirror (default: the preset's)",
     )
     teacher.add_argument(
+        "--teacher-views",
+        type=int,
+        default=0,
+        metavar="K",
+        help="the teacher labels K augmented copies of each face, which the student "
+        "learns from (default: 0, the faces as they are)",
+    )
+    teacher.add_argument(
         "--temperature",
         type=float,
         default=2.0,
@@ -77,6 +92,10 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError(f"--temperature must be > 0, got {args.temperature}")
     if not 0 <= args.alpha <= 1:
         raise ValueError(f"--alpha must lie in [0, 1], got {args.alpha}")
+    if args.teacher_views < 0:
+        raise ValueError(f"--teacher-views must be >= 0 (0 for none), got {args.teacher_views}")
+    if args.teacher_views and args.augment == "none":
+        raise ValueError("--teacher-views needs an augmentation; drop --augment none")
     if args.teacher_ensemble and not args.teacher_models:
         raise ValueError("--teacher-ensemble needs --teacher-models")
     given = [*(args.teacher_models or []), *filter(None, [args.teacher_ensemble])]
@@ -85,21 +104,48 @@ def _check(args: argparse.Namespace) -> None:
             raise FileNotFoundError(f"{path}: no such teacher model or ensemble file")
 
 
-def _describe_teacher(args: argparse.Namespace) -> dict[str, Any]:
+def _describe_teacher(args: argparse.Namespace, views: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "preset": None if args.teacher_models else args.teacher,
         "models": [str(model) for model in args.teacher_models or []],
         "ensemble": args.teacher_ensemble,
         "tta": args.teacher_tta,
+        # only with views, so that the teacher files of earlier runs stay valid
+        **({"views": views} if views else {}),
     }
 
 
-def _teacher_probabilities(args: argparse.Namespace, data: Any) -> tuple[np.ndarray, float]:
-    """The teacher's probabilities of ``data``'s faces and its accuracy on them: from
-    OUT/teacher.npz when it holds this teacher's for these faces, else computed and kept."""
+def _recognizer(args: argparse.Namespace) -> Any:
     from emonet import Recognizer
 
-    teacher = json.dumps(_describe_teacher(args), sort_keys=True)
+    if args.teacher_models:
+        return Recognizer(
+            models=args.teacher_models, ensemble=args.teacher_ensemble, tta=args.teacher_tta
+        )
+    return Recognizer(args.teacher, tta=args.teacher_tta)
+
+
+def _views(args: argparse.Namespace, data: Any, config: Any, mirrored: bool):
+    """The augmented copies the teacher labels, how they were drawn, and the recipe with
+    the student's own augmentation cut to what leaves the teacher's answer alone."""
+    from emonet.models import augmented_views
+
+    # a flip-averaging teacher answers a face and its mirror alike: mirror in training
+    flip_online = config.augment.flip and mirrored
+    augment = replace(config.augment, flip=config.augment.flip and not flip_online)
+    views = augmented_views(data, augment, args.teacher_views, seed=config.seed)
+    own = replace(config.augment, rotation=0.0, shear=0.0, zoom=0.0, translate=0.0, erase=0.0)
+    own = replace(own, flip=True) if flip_online else replace(own, mode="none")
+    described = {"count": args.teacher_views, "seed": config.seed, "augment": augment.get_config()}
+    return views, described, replace(config, augment=own)
+
+
+def _teacher_probabilities(
+    args: argparse.Namespace, data: Any, views: dict[str, Any] | None, recognizer: Any = None
+) -> tuple[np.ndarray, float]:
+    """The teacher's probabilities of ``data``'s faces and its accuracy on them: from
+    OUT/teacher.npz when it holds this teacher's for these faces, else computed and kept."""
+    teacher = json.dumps(_describe_teacher(args, views), sort_keys=True)
     cache = Path(args.out) / TEACHER_FILE
     probabilities = None
     if cache.is_file():
@@ -110,16 +156,12 @@ def _teacher_probabilities(args: argparse.Namespace, data: Any) -> tuple[np.ndar
                 print(f"teacher probabilities from {cache}")
                 probabilities = saved["probabilities"]
     if probabilities is None:
-        if args.teacher_models:
-            recognizer = Recognizer(
-                models=args.teacher_models, ensemble=args.teacher_ensemble, tta=args.teacher_tta
-            )
-        else:
-            recognizer = Recognizer(args.teacher, tta=args.teacher_tta)
+        recognizer = recognizer or _recognizer(args)
         print(
             f"teacher: {len(recognizer.models_)} models"
             + (" with flip averaging" if recognizer.tta_ else "")
             + f", on {len(data):,} faces"
+            + (f" ({views['count']} augmented copies of each)" if views else "")
         )
         probabilities = recognizer.predict_feature_set(data)
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -143,11 +185,15 @@ def _main(args: argparse.Namespace) -> int:
         args.resume = False
 
     def fit(train_data, validation_data, model_config, config, **options):
-        teacher, accuracy = _teacher_probabilities(args, train_data)
+        recognizer = views = None
+        if args.teacher_views:
+            recognizer = _recognizer(args)
+            train_data, views, config = _views(args, train_data, config, recognizer.tta_)
+        teacher, accuracy = _teacher_probabilities(args, train_data, views, recognizer)
         settings = {"temperature": args.temperature, "alpha": args.alpha}
         record = {
             **settings,
-            "teacher": _describe_teacher(args),
+            "teacher": _describe_teacher(args, views),
             "teacher_train_accuracy": accuracy,
             "teacher_file": TEACHER_FILE,
         }

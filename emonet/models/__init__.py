@@ -34,7 +34,7 @@ from emonet.models._backbones import (
 )
 from emonet.models._data import PIPELINES, FaceBatches, balanced_class_weights, make_dataset
 from emonet.models._diagram import plot_architecture
-from emonet.models._distill import distill, distillation_targets
+from emonet.models._distill import augmented_views, distill, distillation_targets
 from emonet.models._distribute import STRATEGIES, DeviceStrategy, make_strategy
 from emonet.models._evaluate import (
     Evaluation,
@@ -84,6 +84,7 @@ __all__ = [
     "TrainingResult",
     "WeightsError",
     "augment_batch",
+    "augmented_views",
     "balanced_class_weights",
     "build_backbone",
     "build_model",

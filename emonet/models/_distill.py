@@ -7,21 +7,30 @@ plausible keep some weight (Hinton et al. 2015), mixed with the one-hot labels. 
 answers at the speed of one small network. The teacher's probabilities are computed by
 the caller (``emonet-distill`` uses a :class:`emonet.Recognizer`), so this stage needs
 nothing above :mod:`emonet.models`.
+
+A teacher that labels only the original faces fits them almost perfectly, so its
+probabilities say little the labels do not, and the student, augmented, sees faces the
+teacher never judged. :func:`augmented_views` draws several augmented copies of every
+face for the teacher to label, so that the student learns the teacher's answer on the
+very face it is shown ("consistent teaching", Beyer et al. 2022, "Knowledge
+distillation: a good teacher is patient and consistent").
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from emonet._constants import NUM_CLASSES
 from emonet.features import FeatureSet
+from emonet.models._augment import AugmentConfig, augment_batch
 from emonet.models._fusion import ModelConfig
 from emonet.models._recipes import TrainingConfig
 from emonet.models._train import TrainingResult, train
 
-__all__ = ["distill", "distillation_targets"]
+__all__ = ["augmented_views", "distill", "distillation_targets"]
 
 
 def distillation_targets(
@@ -85,6 +94,81 @@ def distillation_targets(
     return ((1.0 - alpha) * soft + alpha * hard).astype(np.float32)
 
 
+def augmented_views(
+    data: FeatureSet,
+    augment: AugmentConfig,
+    views: int,
+    seed: int = 0,
+    batch_size: int = 4096,
+) -> FeatureSet:
+    """``views`` randomly augmented copies of every face, for a teacher to label.
+
+    Each copy is warped (and, as ``augment`` says, erased, mirrored) with its features
+    moved, as :func:`~emonet.models.augment_batch` does in training. The rows are view
+    by view: view ``k`` of face ``i`` is row ``k * len(data) + i``; labels, usages and
+    ids repeat.
+
+    Parameters
+    ----------
+    data : FeatureSet
+        The faces, e.g. Training.
+    augment : AugmentConfig
+        The augmentation of each view; leave ``flip`` off when the teacher averages each
+        face with its mirror (its answer is then the same for both, so the student may
+        still mirror the views at random in training).
+    views : int
+        Copies of each face, >= 1.
+    seed : int, default=0
+        The views are a function of ``seed`` (and ``batch_size``).
+    batch_size : int, default=4096
+        Faces augmented at a time.
+
+    Returns
+    -------
+    FeatureSet
+        ``views * len(data)`` faces.
+
+    Raises
+    ------
+    ValueError
+        If ``views`` < 1 or ``augment`` changes nothing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emonet.features import FeatureSet
+    >>> from emonet.models import AugmentConfig, augmented_views
+    >>> faces = FeatureSet(np.zeros((2, 48, 48), np.uint8), np.zeros((2, 2728), np.float32),
+    ...                    np.array([3, 6]), np.array(["Training"] * 2), np.array(["a", "b"]))
+    >>> copies = augmented_views(faces, AugmentConfig(flip=False), views=3)
+    >>> len(copies), copies.labels.tolist()
+    (6, [3, 6, 3, 6, 3, 6])
+    """
+    if views < 1:
+        raise ValueError(f"views must be >= 1, got {views}")
+    if not augment.enabled:
+        raise ValueError("augmented views need an augmentation; its mode is 'none'")
+    n = len(data)
+    images = np.empty((views * n, *data.images.shape[1:]), dtype=np.uint8)
+    features = np.empty((views * n, data.features.shape[1]), dtype=np.float32)
+    for view in range(views):
+        for start in range(0, n, batch_size):
+            rows = slice(start, min(start + batch_size, n))
+            rng = np.random.default_rng([seed, view, start])
+            warped, moved = augment_batch(data.images[rows], data.features[rows], augment, rng)
+            images[view * n + start : view * n + rows.stop] = warped
+            features[view * n + start : view * n + rows.stop] = moved
+    return replace(
+        data,
+        images=images,
+        features=features,
+        labels=np.tile(data.labels, views),
+        usage=np.tile(data.usage, views),
+        ids=np.tile(data.ids, views),
+        attrs=dict(data.attrs),
+    )
+
+
 def distill(
     train_data: FeatureSet,
     teacher: np.ndarray,
@@ -101,7 +185,7 @@ def distill(
     Parameters
     ----------
     train_data : FeatureSet
-        The labelled training faces (Training).
+        The labelled training faces (Training), or :func:`augmented_views` of them.
     teacher : (len(train_data), 7) array
         The teacher's probabilities of those faces, in their order; e.g. an ensemble's,
         from :meth:`emonet.Recognizer.predict_crops`.
@@ -132,6 +216,16 @@ def distill(
     >>> teacher = Recognizer().predict_crops(train_set.images)  # doctest: +SKIP
     >>> result = distill(train_set, teacher, data.select("PublicTest"),
     ...                  variant_config("compact"), out_dir="runs/student")  # doctest: +SKIP
+
+    Consistent teaching: the teacher labels eight augmented copies of each face, and the
+    student only mirrors them (the teacher averages each face with its mirror).
+
+    >>> from emonet.models import AugmentConfig, TrainingConfig, augmented_views
+    >>> views = augmented_views(train_set, AugmentConfig(flip=False), 8)  # doctest: +SKIP
+    >>> teacher = Recognizer().predict_crops(views.images)  # doctest: +SKIP
+    >>> flips_only = AugmentConfig(rotation=0, shear=0, zoom=0)
+    >>> result = distill(views, teacher, data.select("PublicTest"), variant_config("compact"),
+    ...                  TrainingConfig.cpu(augment=flips_only))  # doctest: +SKIP
     """
     config = config or TrainingConfig.cpu(label_smoothing=0.0)
     targets = distillation_targets(teacher, train_data.labels, temperature, alpha)

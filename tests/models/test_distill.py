@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from emonet.cli import distill as distill_cli
+from emonet.features import FeatureSet
 from emonet.models import (
     AugmentConfig,
     TrainingConfig,
+    augmented_views,
     build_model,
     distill,
     distillation_targets,
@@ -105,6 +108,86 @@ def test_the_command_trains_a_student_and_keeps_the_teachers_probabilities(
     assert "teacher probabilities from" in capsys.readouterr().out
 
 
+def test_augmented_views_copy_each_face_view_by_view_and_repeat_with_the_seed(train_set):
+    first = slice(0, 40)
+    faces = replace(
+        train_set,
+        **{
+            name: getattr(train_set, name)[first]
+            for name in FeatureSet.__dataclass_fields__
+            if name not in ("attrs", "skipped")
+        },
+    )
+    augment = AugmentConfig(flip=False, translate=0.1)
+    views = augmented_views(faces, augment, 3, seed=5, batch_size=16)
+    assert len(views) == 120 and views.images.dtype == np.uint8
+    for name in ("labels", "usage", "ids"):
+        np.testing.assert_array_equal(getattr(views, name), np.tile(getattr(faces, name), 3))
+    copies = views.images.reshape(3, 40, 48, 48).astype(int)
+    assert (copies != faces.images).any(axis=(2, 3)).mean() > 0.9  # warped, nearly all
+    assert (copies[0] != copies[1]).any(axis=(1, 2)).all()  # and differently in each view
+    # each copy stays near its own face rather than any other (the warps are small)
+    distance = np.abs(copies[0][:, None] - faces.images[None].astype(int)).mean(axis=(2, 3))
+    assert np.mean(distance.argmin(axis=1) == np.arange(40)) > 0.9
+    # the landmarks moved with the face; the HOG was computed again on it ("full" mode)
+    assert not np.allclose(views.landmarks[:40], faces.landmarks)
+    assert np.abs(views.landmarks[:40] - faces.landmarks).max() < 15
+    again = augmented_views(faces, augment, 3, seed=5, batch_size=16)
+    np.testing.assert_array_equal(again.images, views.images)
+    np.testing.assert_array_equal(again.features, views.features)
+    other = augmented_views(faces, augment, 3, seed=6, batch_size=16)
+    assert not np.array_equal(other.images, views.images)
+    with pytest.raises(ValueError, match="views must be >= 1, got 0"):
+        augmented_views(faces, augment, 0)
+    with pytest.raises(ValueError, match="its mode is 'none'"):
+        augmented_views(faces, AugmentConfig(mode="none"), 2)
+
+
+def test_the_command_teaches_on_augmented_views(features_file, feature_set, tmp_path, capsys):
+    config = variant_config("compact", backbone_options=TINY)
+    teacher = save_model(build_model(config), tmp_path / "teacher.keras", model_config=config)
+    out = tmp_path / "student"
+    argv = [
+        str(features_file),
+        "--variant",
+        "compact",
+        "--out",
+        str(out),
+        "--teacher-models",
+        str(teacher),
+        "--teacher-tta",
+        "--teacher-views",
+        "2",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--backbone-option",
+        "widths=[4,8]",
+        "--mixed-precision",
+        "fp32",
+        "-q",
+    ]
+    assert distill_cli.main(argv) == 0
+    assert "(2 augmented copies of each)" in capsys.readouterr().out
+    faces = np.sum(feature_set.usage == "Training")
+    with np.load(out / "teacher.npz") as saved:
+        assert saved["probabilities"].shape == (2 * faces, 7)
+        np.testing.assert_array_equal(saved["ids"], np.tile(saved["ids"][:faces], 2))
+    views = json.loads((out / "distill.json").read_text())["teacher"]["views"]
+    assert views["count"] == 2 and views["augment"]["flip"] is False
+    assert views["augment"]["rotation"] > 0  # the recipe's warps go into the views
+    # the student only mirrors the views: the flip-averaging teacher answers both alike
+    augment = json.loads((out / "config.json").read_text())["training"]["augment"]
+    assert augment["flip"] is True
+    assert augment["rotation"] == augment["zoom"] == augment["erase"] == 0
+    # without flip averaging the mirrors go into the views, and the student adds nothing
+    assert distill_cli.main([*argv, "--no-teacher-tta", "--overwrite"]) == 0
+    assert json.loads((out / "distill.json").read_text())["teacher"]["views"]["augment"]["flip"]
+    augment = json.loads((out / "config.json").read_text())["training"]["augment"]
+    assert augment["mode"] == "none"
+
+
 def test_the_command_names_a_bad_teacher_argument(features_file, tmp_path, capsys):
     base = [str(features_file), "--variant", "compact", "--out", str(tmp_path / "s")]
     assert distill_cli.main([*base, "--teacher-models", str(tmp_path / "missing.keras")]) == 2
@@ -113,3 +196,7 @@ def test_the_command_names_a_bad_teacher_argument(features_file, tmp_path, capsy
     assert "--alpha must lie in [0, 1], got 2.0" in capsys.readouterr().err
     assert distill_cli.main([*base, "--teacher-ensemble", "e.json"]) == 2
     assert "--teacher-ensemble needs --teacher-models" in capsys.readouterr().err
+    assert distill_cli.main([*base, "--teacher-views", "-1"]) == 2
+    assert "--teacher-views must be >= 0" in capsys.readouterr().err
+    assert distill_cli.main([*base, "--teacher-views", "4", "--augment", "none"]) == 2
+    assert "--teacher-views needs an augmentation" in capsys.readouterr().err
