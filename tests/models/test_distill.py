@@ -63,9 +63,9 @@ def test_a_student_learns_its_teacher_rather_than_the_labels(train_set, val_set)
     assert np.mean(val_set.labels == 3) < 0.2  # the labels would not have taught that
 
 
-def test_the_command_trains_a_student_and_keeps_the_teachers_probabilities(
-    features_file, tmp_path, capsys
-):
+def _command(features_file, tmp_path, *options: str):
+    """A tiny teacher, the student's run folder, and emonet-distill's arguments for one
+    quick epoch of a tiny student taught by it."""
     config = variant_config("compact", backbone_options=TINY)
     teacher = save_model(build_model(config), tmp_path / "teacher.keras", model_config=config)
     out = tmp_path / "student"
@@ -77,8 +77,7 @@ def test_the_command_trains_a_student_and_keeps_the_teachers_probabilities(
         str(out),
         "--teacher-models",
         str(teacher),
-        "--temperature",
-        "3",
+        *options,
         "--epochs",
         "1",
         "--batch-size",
@@ -89,6 +88,13 @@ def test_the_command_trains_a_student_and_keeps_the_teachers_probabilities(
         "fp32",
         "-q",
     ]
+    return teacher, out, argv
+
+
+def test_the_command_trains_a_student_and_keeps_the_teachers_probabilities(
+    features_file, tmp_path, capsys
+):
+    teacher, out, argv = _command(features_file, tmp_path, "--temperature", "3")
     assert distill_cli.main(argv) == 0
     shown = capsys.readouterr().out
     assert "teacher: 1 models" in shown and "PublicTest accuracy" in shown
@@ -144,30 +150,7 @@ def test_augmented_views_copy_each_face_view_by_view_and_repeat_with_the_seed(tr
 
 
 def test_the_command_teaches_on_augmented_views(features_file, feature_set, tmp_path, capsys):
-    config = variant_config("compact", backbone_options=TINY)
-    teacher = save_model(build_model(config), tmp_path / "teacher.keras", model_config=config)
-    out = tmp_path / "student"
-    argv = [
-        str(features_file),
-        "--variant",
-        "compact",
-        "--out",
-        str(out),
-        "--teacher-models",
-        str(teacher),
-        "--teacher-tta",
-        "--teacher-views",
-        "2",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "32",
-        "--backbone-option",
-        "widths=[4,8]",
-        "--mixed-precision",
-        "fp32",
-        "-q",
-    ]
+    _, out, argv = _command(features_file, tmp_path, "--teacher-tta", "--teacher-views", "2")
     assert distill_cli.main(argv) == 0
     assert "(2 augmented copies of each)" in capsys.readouterr().out
     faces = np.sum(feature_set.usage == "Training")
