@@ -134,8 +134,10 @@ def _views(args: argparse.Namespace, data: Any, config: Any, mirrored: bool):
     flip_online = config.augment.flip and mirrored
     augment = replace(config.augment, flip=config.augment.flip and not flip_online)
     views = augmented_views(data, augment, args.teacher_views, seed=config.seed)
+    # the recipe's flip stays: flip_online implies it
     own = replace(config.augment, rotation=0.0, shear=0.0, zoom=0.0, translate=0.0, erase=0.0)
-    own = replace(own, flip=True) if flip_online else replace(own, mode="none")
+    if not flip_online:
+        own = replace(own, mode="none")
     described = {"count": args.teacher_views, "seed": config.seed, "augment": augment.get_config()}
     return views, described, replace(config, augment=own)
 

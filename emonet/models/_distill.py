@@ -154,10 +154,11 @@ def augmented_views(
     for view in range(views):
         for start in range(0, n, batch_size):
             rows = slice(start, min(start + batch_size, n))
+            into = slice(view * n + rows.start, view * n + rows.stop)
             rng = np.random.default_rng([seed, view, start])
-            warped, moved = augment_batch(data.images[rows], data.features[rows], augment, rng)
-            images[view * n + start : view * n + rows.stop] = warped
-            features[view * n + start : view * n + rows.stop] = moved
+            images[into], features[into] = augment_batch(
+                data.images[rows], data.features[rows], augment, rng
+            )
     return replace(
         data,
         images=images,

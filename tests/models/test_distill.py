@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -115,14 +114,17 @@ def test_the_command_trains_a_student_and_keeps_the_teachers_probabilities(
 
 
 def test_augmented_views_copy_each_face_view_by_view_and_repeat_with_the_seed(train_set):
-    first = slice(0, 40)
-    faces = replace(
-        train_set,
-        **{
-            name: getattr(train_set, name)[first]
-            for name in FeatureSet.__dataclass_fields__
-            if name not in ("attrs", "skipped")
-        },
+    faces = FeatureSet(
+        *(
+            a[:40]
+            for a in (
+                train_set.images,
+                train_set.features,
+                train_set.labels,
+                train_set.usage,
+                train_set.ids,
+            )
+        )
     )
     augment = AugmentConfig(flip=False, translate=0.1)
     views = augmented_views(faces, augment, 3, seed=5, batch_size=16)
