@@ -125,15 +125,21 @@ def _recognizer(args: argparse.Namespace) -> Any:
     return Recognizer(args.teacher, tta=args.teacher_tta)
 
 
-def _views(args: argparse.Namespace, data: Any, config: Any, mirrored: bool):
+def _views(args: argparse.Namespace, data: Any, config: Any, recognizer: Any, student: Any):
     """The augmented copies the teacher labels, how they were drawn, and the recipe with
     the student's own augmentation cut to what leaves the teacher's answer alone."""
     from emonet.models import augmented_views
 
     # a flip-averaging teacher answers a face and its mirror alike: mirror in training
-    flip_online = config.augment.flip and mirrored
+    flip_online = config.augment.flip and recognizer.tta_
     augment = replace(config.augment, flip=config.augment.flip and not flip_online)
-    views = augmented_views(data, augment, args.teacher_views, seed=config.seed)
+    # the copies' landmarks and HOG only for a network that reads them (GBs at 16 views)
+    with_features = student.use_features or any(
+        model.emonet_info.uses_features for model in recognizer.models_
+    )
+    views = augmented_views(
+        data, augment, args.teacher_views, seed=config.seed, with_features=with_features
+    )
     # the recipe's flip stays: flip_online implies it
     own = replace(config.augment, rotation=0.0, shear=0.0, zoom=0.0, translate=0.0, erase=0.0)
     if not flip_online:
@@ -190,7 +196,7 @@ def _main(args: argparse.Namespace) -> int:
         recognizer = views = None
         if args.teacher_views:
             recognizer = _recognizer(args)
-            train_data, views, config = _views(args, train_data, config, recognizer.tta_)
+            train_data, views, config = _views(args, train_data, config, recognizer, model_config)
         teacher, accuracy = _teacher_probabilities(args, train_data, views, recognizer)
         settings = {"temperature": args.temperature, "alpha": args.alpha}
         record = {

@@ -145,6 +145,10 @@ def test_augmented_views_copy_each_face_view_by_view_and_repeat_with_the_seed(tr
     np.testing.assert_array_equal(again.features, views.features)
     other = augmented_views(faces, augment, 3, seed=6, batch_size=16)
     assert not np.array_equal(other.images, views.images)
+    # without features: the same faces, no landmarks or HOG
+    bare = augmented_views(faces, augment, 3, seed=5, batch_size=16, with_features=False)
+    np.testing.assert_array_equal(bare.images, views.images)
+    assert bare.features.shape == (120, 0) and len(bare) == 120
     with pytest.raises(ValueError, match="views must be >= 1, got 0"):
         augmented_views(faces, augment, 0)
     with pytest.raises(ValueError, match="its mode is 'none'"):
@@ -171,6 +175,17 @@ def test_the_command_teaches_on_augmented_views(features_file, feature_set, tmp_
     assert json.loads((out / "distill.json").read_text())["teacher"]["views"]["augment"]["flip"]
     augment = json.loads((out / "config.json").read_text())["training"]["augment"]
     assert augment["mode"] == "none"
+
+
+def test_the_command_gives_the_views_features_for_a_student_that_reads_them(
+    features_file, tmp_path, capsys
+):
+    # the copies of a pixels-only teacher carry no features unless the student reads them
+    _, out, argv = _command(features_file, tmp_path, "--teacher-views", "2")
+    assert distill_cli.main([*argv, "--variant", "compact_features"]) == 0
+    run = json.loads((out / "config.json").read_text())
+    assert run["model"]["use_features"] is True
+    assert "PublicTest accuracy" in capsys.readouterr().out
 
 
 def test_the_command_names_a_bad_teacher_argument(features_file, tmp_path, capsys):
