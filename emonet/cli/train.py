@@ -66,6 +66,12 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "pretrained weights enable the frozen first phase",
     )
     parser.add_argument(
+        "--initial-model",
+        metavar="MODEL",
+        help="start from the weights of this trained model of the same network (a .keras "
+        "file or an emonet-train run folder) instead of random ones",
+    )
+    parser.add_argument(
         "--recipe",
         choices=RECIPE_NAMES,
         default=None,
@@ -241,6 +247,21 @@ def check_training_arguments(args: argparse.Namespace) -> None:
     if weights is not None and (weights.endswith(".h5") or "/" in weights or os.sep in weights):
         if not Path(weights).is_file():
             raise FileNotFoundError(f"{weights}: no such weights file")
+    args.initial_model = _initial_model(args.initial_model)
+
+
+def _initial_model(value: str | None) -> Path | None:
+    """The ``.keras`` file ``--initial-model`` names: the file, or a run folder's."""
+    if value is None:
+        return None
+    path = Path(value)
+    if path.is_dir():
+        path = path / "model.keras"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"--initial-model {value}: no such .keras file or run folder with a model.keras"
+        )
+    return path
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -300,6 +321,7 @@ def train_from_arguments(args: argparse.Namespace, fit: Callable[..., Any]) -> i
         model_config,
         config,
         weights=args.weights,
+        initial_model=args.initial_model,
         out_dir=args.out,
         resume=args.resume,
         overwrite=args.overwrite,

@@ -213,7 +213,9 @@ def distill(
     temperature, alpha
         As :func:`distillation_targets`.
     **train_options
-        Passed to :func:`train` (``out_dir``, ``resume``, ``verbose``, ...).
+        Passed to :func:`train` (``out_dir``, ``resume``, ``initial_model``,
+        ``verbose``, ...). With ``initial_model`` the student starts from a trained
+        network of its own architecture instead of random weights.
 
     Returns
     -------

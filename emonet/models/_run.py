@@ -53,7 +53,9 @@ LAST_WEIGHTS = "last.weights.h5"
 BEST_WEIGHTS = "best.weights.h5"
 
 
-def new_state(model_config: ModelConfig, config: TrainingConfig, weights: Any) -> dict:
+def new_state(
+    model_config: ModelConfig, config: TrainingConfig, weights: Any, initial_model: Any = None
+) -> dict:
     """The state of a run that has not trained yet (the format of ``state.json``).
 
     Keys starting with ``_`` live in memory only. The cosine schedule adds
@@ -63,6 +65,7 @@ def new_state(model_config: ModelConfig, config: TrainingConfig, weights: Any) -
         "model": model_config.get_config(),
         "training": config.get_config(),
         "weights": None if weights is None else str(weights),
+        "initial_model": None if initial_model is None else str(initial_model),
         "epoch": 0,
         "phase": 0,
         "elapsed": 0.0,
@@ -76,7 +79,11 @@ def new_state(model_config: ModelConfig, config: TrainingConfig, weights: Any) -
 
 
 def check_resumable(
-    state: dict, model_config: ModelConfig, config: TrainingConfig, weights: Any
+    state: dict,
+    model_config: ModelConfig,
+    config: TrainingConfig,
+    weights: Any,
+    initial_model: Any = None,
 ) -> None:
     """Refuse to resume a run with other settings (only the time limit may change).
 
@@ -101,6 +108,8 @@ def check_resumable(
         differences.append("training configuration (" + ", ".join(keys) + ")")
     if state["weights"] != (None if weights is None else str(weights)):
         differences.append("weights")
+    if state.get("initial_model") != (None if initial_model is None else str(initial_model)):
+        differences.append("initial model")
     if differences:
         raise ValueError(
             "cannot resume: the interrupted run used another "
@@ -269,6 +278,7 @@ def run_document(
     validation_data: FeatureSet | None,
     strategy: DeviceStrategy,
     pipeline: str | None = None,
+    initial_model: Any = None,
 ) -> dict[str, Any]:
     """The content of ``config.json`` (``results`` is ``None`` until the run ends)."""
     return {
@@ -278,6 +288,7 @@ def run_document(
         "model": model_config.get_config(),
         "training": config.get_config(),
         "weights": None if weights is None else str(weights),
+        "initial_model": None if initial_model is None else str(initial_model),
         "strategy": strategy.kind,
         "replicas": strategy.num_replicas_in_sync,
         "pipeline": pipeline,

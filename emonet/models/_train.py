@@ -41,6 +41,7 @@ from emonet.models._run import (
     new_state,
     run_document,
 )
+from emonet.models._saving import load_model
 from emonet.models._schedule import (
     Plateau,
     cosine_learning_rate,
@@ -370,6 +371,7 @@ def train(
     config: TrainingConfig | None = None,
     *,
     weights: str | os.PathLike[str] | None = None,
+    initial_model: str | os.PathLike[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -397,6 +399,11 @@ def train(
         The recipe; default :meth:`TrainingConfig.paper`.
     weights : None, "imagenet" or path, optional
         Initial weights of the backbone; pretrained weights enable phase 1.
+    initial_model : str or path-like, optional
+        A ``.keras`` file of the same network (``emonet-train``'s ``model.keras``) whose
+        weights, all of them, the run starts from instead of random ones: to go on from
+        a trained model with another recipe, teacher or data. Unlike ``weights``, it
+        freezes nothing.
     out_dir : str or path-like, optional
         Run folder. With it: ``checkpoints/`` every epoch, ``history.csv`` and
         ``config.json`` as training goes, and at the end ``model.keras``,
@@ -440,11 +447,12 @@ def train(
     ValueError
         If the data or the configuration cannot train (unlabelled faces, wrong feature
         size, a ``val_*`` monitor without validation data, a resumed run whose
-        configuration differs).
+        configuration differs, an ``initial_model`` of another network).
     FileExistsError
         If ``out_dir`` already holds a model, or an interrupted run and ``resume`` is False.
     FileNotFoundError
-        If ``resume`` is True and there is nothing to resume.
+        If ``resume`` is True and there is nothing to resume, or ``initial_model`` is
+        no file.
     WeightsError
         If the backbone weights cannot be loaded.
 
@@ -484,14 +492,16 @@ def train(
         raise ValueError("resume needs out_dir")
     state = run.prepare(resume, overwrite) if run is not None else None
     if state is not None:
-        check_resumable(state, model_config, config, weights)
+        check_resumable(state, model_config, config, weights, initial_model)
         if state.get("finished"):
             raise FileExistsError(f"{run.path} holds a finished run; nothing to resume")
     else:
-        state = new_state(model_config, config, weights)
+        state = new_state(model_config, config, weights, initial_model)
 
     keras.utils.set_random_seed(config.seed + len(state["history"]))
     model = _build(model_config, config, strategy, train_data, None if state["epoch"] else weights)
+    if initial_model is not None and not state["epoch"]:
+        _start_from(model, initial_model)
     use_features = model_config.use_features
     class_weights = (
         balanced_class_weights(train_data.labels) if config.class_weight == "balanced" else None
@@ -538,6 +548,7 @@ def train(
             validation_data,
             strategy,
             pipeline="py" if isinstance(train_ds, FaceBatches) else "tf",
+            initial_model=initial_model,
         )
         run.path.mkdir(parents=True, exist_ok=True)
         run.write_config(document)
@@ -621,6 +632,24 @@ def train(
             batch_size=config.validation_batch_size,
         )
     return result
+
+
+def _start_from(model: keras.Model, path: str | os.PathLike[str]) -> None:
+    """Give ``model`` the weights of the trained model in ``path``, the same network."""
+    source = load_model(path)
+    ours, theirs = model.weights, source.weights
+    differ = [
+        f"{mine.path} {tuple(mine.shape)} against {tuple(saved.shape)}"
+        for mine, saved in zip(ours, theirs, strict=False)  # the counts are checked next
+        if tuple(mine.shape) != tuple(saved.shape)
+    ]
+    if len(ours) != len(theirs) or differ:
+        found = differ[0] if differ else f"{len(theirs)} weight arrays, not {len(ours)}"
+        raise ValueError(
+            f"{path}: another network than the one to train ({found}); give the variant "
+            "and backbone options it was trained with (its config.json names them)"
+        )
+    model.set_weights(source.get_weights())
 
 
 def _build(

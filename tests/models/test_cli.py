@@ -158,6 +158,20 @@ def test_evaluate_cli_tta_averages_the_face_and_its_mirror(
     assert not np.allclose(mirrored, predict_proba(model, val), atol=1e-3)
 
 
+def test_train_cli_goes_on_from_a_trained_run(trained, features_file, tmp_path, capsys):
+    out = tmp_path / "more"
+    argv = [str(features_file), "--out", str(out), "--initial-model", str(trained), *TINY_ARGS]
+    assert train_cli.main([*argv, "--variant", "compact_features"]) == 0
+    document = json.loads((out / "config.json").read_text())
+    assert document["initial_model"] == str(trained / "model.keras")
+    capsys.readouterr()
+    # the same widths without the feature branch is another network: one line that says so
+    assert train_cli.main([*argv, "--variant", "compact", "--overwrite"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"emonet-train: error: {trained / 'model.keras'}: another network")
+    assert "backbone options it was trained with" in err and len(err.splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -169,6 +183,10 @@ def test_evaluate_cli_tta_averages_the_face_and_its_mirror(
         (
             ["{features}", "--variant", "compact", "--out", "{tmp}/r", "--backbone-option", "x"],
             "expects KEY=VALUE",
+        ),
+        (
+            ["{features}", "--variant", "compact", "--out", "{tmp}/r", "--initial-model", "{tmp}"],
+            "no such .keras file or run folder with a model.keras",
         ),
         (
             [

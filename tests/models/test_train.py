@@ -38,6 +38,7 @@ from emonet.models import (
     train,
 )
 from emonet.models._distribute import as_strategy
+from emonet.models._run import check_resumable, new_state
 from emonet.models._schedule import Plateau, cosine_learning_rate, is_improvement
 from emonet.predictions import load_predictions
 from tests.models.conftest import TINY
@@ -198,6 +199,7 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(train_set, val_set, tmp_
         "model",
         "training",
         "weights",
+        "initial_model",
         "epoch",
         "phase",
         "elapsed",
@@ -302,6 +304,51 @@ def test_pretrained_backbone_is_frozen_in_phase_one(train_set, val_set, tmp_path
     # from scratch there is nothing to freeze: phase 2 only
     scratch = train(train_set, val_set, TINY_MODEL, config, verbose=0)
     assert scratch.history["phase"] == [2, 2]
+
+
+def test_a_run_can_start_from_a_trained_model(train_set, val_set, tmp_path):
+    first = train(
+        train_set, val_set, TINY_MODEL, quick(epochs=1), out_dir=tmp_path / "a", verbose=0
+    )
+    start = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            start.append(self.model.get_weights())
+
+    saved = tmp_path / "a" / "model.keras"
+    config = quick(epochs=1)
+    result = train(
+        train_set,
+        val_set,
+        TINY_MODEL,
+        config,
+        initial_model=saved,
+        out_dir=tmp_path / "b",
+        callbacks=[Record()],
+        verbose=0,
+    )
+    for begun, trained in zip(start[0], first.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(begun, trained)
+    assert result.history["phase"] == [2]  # nothing frozen, unlike pretrained weights
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["initial_model"] == str(saved)
+    # another network is refused before training, naming the file and the first difference
+    wider = dataclasses.replace(TINY_MODEL, head_units=(48,))
+    with pytest.raises(ValueError, match=r"model\.keras: another network .* against"):
+        train(train_set, val_set, wider, config, initial_model=saved, verbose=0)
+    with pytest.raises(FileNotFoundError, match="no such model file"):
+        train(train_set, val_set, TINY_MODEL, config, initial_model=tmp_path / "x.keras")
+
+
+def test_a_resumed_run_keeps_its_initial_model():
+    config = quick()
+    state = new_state(TINY_MODEL, config, None, "a/model.keras")
+    check_resumable(state, TINY_MODEL, config, None, "a/model.keras")
+    with pytest.raises(ValueError, match="another initial model"):
+        check_resumable(state, TINY_MODEL, config, None, "b/model.keras")
+    # a run saved before initial models existed has no such key, and resumes
+    del state["initial_model"]
+    check_resumable(state, TINY_MODEL, config, None)
 
 
 def test_plateau_schedule_and_early_stopping_follow_their_rules(train_set, val_set):
