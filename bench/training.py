@@ -13,13 +13,17 @@ Prints, on real FER2013 faces:
 * with ``--presets``: the crops/s of each bundled preset (``Recognizer.predict_crops``,
   with and without flip averaging), what training buys at prediction time;
 * with ``--curves RUN ...``: PublicTest accuracy against training minutes of finished
-  ``emonet-train`` runs (the recipes of the ablation table, a long run), as a PNG.
+  ``emonet-train`` runs (the recipes of the ablation table, a long run), as a PNG;
+* with ``--widths W,W,W,W ...``: ``compact`` at each set of block widths, bf16 as it
+  trains and predicts: training faces/s (the recipe's batch of 256) and crops/s, each
+  against the standard widths', what a wider student would cost.
 
     python bench/training.py [--features FILE.h5] [--faces 1024]
                              [--backbones compact,resnet50,inception_resnet_v2]
                              [--paper-size full|small] [--steps 3]
                              [--backends tensorflow,jax,torch]
                              [--presets] [--curves RUN ... --curves-png FILE.png]
+                             [--widths 32,64,128,256 48,96,192,384 ...]
 
 Without ``--features`` it extracts the features of ``--faces`` shared FER2013 training
 faces first (dlib, about 2 ms a face).
@@ -252,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
         "--curves", nargs="+", type=Path, help="plot these runs' accuracy against minutes only"
     )
     parser.add_argument("--curves-png", type=Path, default=Path("accuracy_vs_minutes.png"))
+    parser.add_argument(
+        "--widths",
+        nargs="+",
+        metavar="W,W,W,W",
+        help="time compact at these block widths only (training faces/s, crops/s)",
+    )
     args = parser.parse_args(argv)
     if args.curves:
         plot_curves(args.curves, args.curves_png)
@@ -264,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.presets:
         bench_presets(args.data, args.faces)
+        return 0
+    if args.widths:
+        bench_widths([tuple(int(w) for w in item.split(",")) for item in args.widths])
         return 0
 
     if args.features:
@@ -293,6 +306,45 @@ def main(argv: list[str] | None = None) -> int:
 
     bench_end_to_end(data, batch=128, steps=8)
     return 0
+
+
+def bench_widths(all_widths: list[tuple[int, ...]], batch: int = 256) -> None:
+    """``compact`` at several block widths, bf16: training faces/s and crops/s, best of
+    2 and of 3, each also as a ratio to the standard widths timed in the same run."""
+    import keras
+
+    from emonet.models import build_model, get_backbone, variant_config
+
+    standard = tuple(get_backbone("compact").options["widths"])
+    crops = np.random.default_rng(1).uniform(0, 255, (2048, 48, 48, 1)).astype("float32")
+    print(f"\ncompact at other widths, bf16 (training: batch {batch}, 6 steps; crops: 2,048):")
+    rates = {}
+    for widths in [standard, *(w for w in all_widths if w != standard)]:
+        keras.backend.clear_session()
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        try:
+            config = variant_config("compact", backbone_options={"widths": list(widths)})
+            model = build_model(config)
+            model.compile(keras.optimizers.AdamW(1e-3), "categorical_crossentropy")
+            model.fit(_InMemory(batch, False, np.random.default_rng(0), 2), verbose=0)
+            ds = _InMemory(batch, False, np.random.default_rng(0), 6)
+            train = _best_rate(model, ds, 6, batch, repeats=2)
+            model.predict(crops[:256], batch_size=256, verbose=0)  # trace
+            seconds = []
+            for _ in range(3):
+                start = time.perf_counter()
+                model.predict(crops, batch_size=256, verbose=0)
+                seconds.append(time.perf_counter() - start)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        rates[widths] = train, len(crops) / min(seconds)
+        ratio = [r / s for r, s in zip(rates[widths], rates[standard], strict=True)]
+        print(
+            f"  {'/'.join(map(str, widths)):<16} {model.count_params():>10,} parameters "
+            f"{rates[widths][0]:>6,.0f} faces/s ({ratio[0]:.2f}x) "
+            f"{rates[widths][1]:>7,.0f} crops/s ({ratio[1]:.2f}x)",
+            flush=True,
+        )
 
 
 def bench_presets(data: Path, n: int) -> None:

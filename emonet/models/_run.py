@@ -53,6 +53,11 @@ LAST_WEIGHTS = "last.weights.h5"
 BEST_WEIGHTS = "best.weights.h5"
 
 
+def _text(path: Any) -> str | None:
+    """A path as ``state.json`` and ``config.json`` keep it."""
+    return None if path is None else str(path)
+
+
 def new_state(
     model_config: ModelConfig, config: TrainingConfig, weights: Any, initial_model: Any = None
 ) -> dict:
@@ -64,8 +69,8 @@ def new_state(
     return {
         "model": model_config.get_config(),
         "training": config.get_config(),
-        "weights": None if weights is None else str(weights),
-        "initial_model": None if initial_model is None else str(initial_model),
+        "weights": _text(weights),
+        "initial_model": _text(initial_model),
         "epoch": 0,
         "phase": 0,
         "elapsed": 0.0,
@@ -106,9 +111,9 @@ def check_resumable(
             if json.loads(json.dumps(given_training[k])) != saved_training.get(k)
         )
         differences.append("training configuration (" + ", ".join(keys) + ")")
-    if state["weights"] != (None if weights is None else str(weights)):
+    if state["weights"] != _text(weights):
         differences.append("weights")
-    if state.get("initial_model") != (None if initial_model is None else str(initial_model)):
+    if state.get("initial_model") != _text(initial_model):
         differences.append("initial model")
     if differences:
         raise ValueError(
@@ -287,8 +292,8 @@ def run_document(
         **backend_versions(),
         "model": model_config.get_config(),
         "training": config.get_config(),
-        "weights": None if weights is None else str(weights),
-        "initial_model": None if initial_model is None else str(initial_model),
+        "weights": _text(weights),
+        "initial_model": _text(initial_model),
         "strategy": strategy.kind,
         "replicas": strategy.num_replicas_in_sync,
         "pipeline": pipeline,
