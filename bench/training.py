@@ -259,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--widths",
         nargs="+",
+        type=_widths,
         metavar="W,W,W,W",
         help="time compact at these block widths only (training faces/s, crops/s)",
     )
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_presets(args.data, args.faces)
         return 0
     if args.widths:
-        bench_widths([tuple(int(w) for w in item.split(",")) for item in args.widths])
+        bench_widths(args.widths)
         return 0
 
     if args.features:
@@ -306,6 +307,19 @@ def main(argv: list[str] | None = None) -> int:
 
     bench_end_to_end(data, batch=128, steps=8)
     return 0
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        widths = ()
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected block widths as positive integers and commas, e.g. 32,64,128,256; "
+            f"got {text!r}"
+        )
+    return widths
 
 
 def bench_widths(all_widths: list[tuple[int, ...]], batch: int = 256) -> None:
