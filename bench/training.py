@@ -160,6 +160,16 @@ class _InMemory:
         return Batches()
 
 
+def _best_seconds(call, *args, repeats: int = 3, **kwargs) -> float:
+    """The fastest of ``repeats`` calls, in seconds (the slow ones measure the neighbours)."""
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call(*args, **kwargs)
+        seconds.append(time.perf_counter() - start)
+    return min(seconds)
+
+
 def _best_rate(model, ds, steps: int, batch: int, repeats: int) -> float:
     # best of a few timings: the CPU is shared, the slow ones measure the neighbours
     best = 0.0
@@ -348,15 +358,11 @@ def bench_widths(all_widths: list[tuple[int, ...]], batch: int = 256) -> None:
             ds = _InMemory(batch, False, np.random.default_rng(0), 6)
             train = _best_rate(model, ds, 6, batch, repeats=2)
             model.predict(crops[:256], batch_size=256, verbose=0)  # trace
-            seconds = []
-            for _ in range(3):
-                start = time.perf_counter()
-                model.predict(crops, batch_size=256, verbose=0)
-                seconds.append(time.perf_counter() - start)
+            seconds = _best_seconds(model.predict, crops, batch_size=256, verbose=0)
         finally:
             keras.mixed_precision.set_global_policy("float32")
         best = rates.get(widths, [0.0, 0.0])
-        rates[widths] = [max(best[0], train), max(best[1], len(crops) / min(seconds))]
+        rates[widths] = [max(best[0], train), max(best[1], len(crops) / seconds)]
         sizes[widths] = model.count_params()
     for widths, rate in rates.items():
         ratio = [r / s for r, s in zip(rate, rates[standard], strict=True)]
@@ -381,12 +387,8 @@ def bench_presets(data: Path, n: int) -> None:
         recognizer.predict_crops(crops[:64])  # builds the predict functions
         rates = []
         for tta in (False, True):
-            seconds = []
-            for _ in range(3):
-                start = time.perf_counter()
-                recognizer.predict_crops(crops, tta=tta)
-                seconds.append(time.perf_counter() - start)
-            rates.append(len(crops) / min(seconds))
+            seconds = _best_seconds(recognizer.predict_crops, crops, tta=tta)
+            rates.append(len(crops) / seconds)
         default = "flips" if recognizer.tta_ else "plain"
         print(
             f"  {name:<10} {len(recognizer.models_)} model(s): {rates[0]:8,.0f} plain, "
