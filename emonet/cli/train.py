@@ -68,8 +68,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--initial-model",
         metavar="MODEL",
-        help="start from the weights of this trained model of the same network (a .keras "
-        "file or an emonet-train run folder) instead of random ones",
+        help="start from the weights of this trained model (a .keras file or an "
+        "emonet-train run folder) instead of random ones: the same network, or a wider "
+        "one of it, whose new units start at zero effect",
     )
     parser.add_argument(
         "--recipe",

@@ -61,6 +61,7 @@ from emonet.models._saving import (
     save_model,
 )
 from emonet.models._train import TrainingResult, train
+from emonet.models._transfer import transfer_weights
 
 __all__ = [
     "AUGMENT_MODES",
@@ -112,6 +113,7 @@ __all__ = [
     "register_backbone",
     "save_model",
     "train",
+    "transfer_weights",
     "transform_landmarks",
     "variant_config",
     "warp_faces",

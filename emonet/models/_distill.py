@@ -215,7 +215,8 @@ def distill(
     **train_options
         Passed to :func:`train` (``out_dir``, ``resume``, ``initial_model``,
         ``verbose``, ...). With ``initial_model`` the student starts from a trained
-        network of its own architecture instead of random weights.
+        network of its own architecture, or a narrower one of it, instead of random
+        weights.
 
     Returns
     -------

@@ -50,6 +50,7 @@ from emonet.models._schedule import (
     is_improvement,
     warmup_learning_rate,
 )
+from emonet.models._transfer import transfer_weights
 
 __all__ = ["TrainingResult", "train"]
 
@@ -400,10 +401,12 @@ def train(
     weights : None, "imagenet" or path, optional
         Initial weights of the backbone; pretrained weights enable phase 1.
     initial_model : str or path-like, optional
-        A ``.keras`` file of the same network (``emonet-train``'s ``model.keras``) whose
-        weights, all of them, the run starts from instead of random ones: to go on from
-        a trained model with another recipe, teacher or data. Unlike ``weights``, it
-        freezes nothing.
+        A ``.keras`` file (``emonet-train``'s ``model.keras``) whose weights, all of
+        them, the run starts from instead of random ones: to go on from a trained model
+        with another recipe, teacher or data. The network to train is the same, or a
+        wider one of it (more channels or units in some layers): it then starts from
+        what the trained model computes (:func:`transfer_weights`). Unlike ``weights``,
+        it freezes nothing.
     out_dir : str or path-like, optional
         Run folder. With it: ``checkpoints/`` every epoch, ``history.csv`` and
         ``config.json`` as training goes, and at the end ``model.keras``,
@@ -635,21 +638,17 @@ def train(
 
 
 def _start_from(model: keras.Model, path: str | os.PathLike[str]) -> None:
-    """Give ``model`` the weights of the trained model in ``path``, the same network."""
+    """Give ``model`` the weights of the trained model in ``path``: the same network, or a
+    wider one of it (:func:`transfer_weights`)."""
     source = load_model(path)
-    ours, theirs = model.weights, source.weights
-    differ = [
-        f"{mine.path} {tuple(mine.shape)} against {tuple(saved.shape)}"
-        for mine, saved in zip(ours, theirs, strict=False)  # the counts are checked next
-        if tuple(mine.shape) != tuple(saved.shape)
-    ]
-    if len(ours) != len(theirs) or differ:
-        found = differ[0] if differ else f"{len(theirs)} weight arrays, not {len(ours)}"
+    try:
+        transfer_weights(source, model)
+    except ValueError as error:
         raise ValueError(
-            f"{path}: another network than the one to train ({found}); give the variant "
-            "and backbone options it was trained with (its config.json names them)"
-        )
-    model.set_weights(source.get_weights())
+            f"{path}: another network than the one to train ({error}); give the variant "
+            "and backbone options it was trained with (its config.json names them), or "
+            "wider ones"
+        ) from None
 
 
 def _build(

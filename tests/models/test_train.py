@@ -332,10 +332,14 @@ def test_a_run_can_start_from_a_trained_model(train_set, val_set, tmp_path):
         np.testing.assert_array_equal(begun, trained)
     assert result.history["phase"] == [2]  # nothing frozen, unlike pretrained weights
     assert json.loads((tmp_path / "b" / "config.json").read_text())["initial_model"] == str(saved)
-    # another network is refused before training, naming the file and the first difference
+    # a wider network starts from what the trained one computes (transfer_weights)
     wider = dataclasses.replace(TINY_MODEL, head_units=(48,))
-    with pytest.raises(ValueError, match=r"model\.keras: another network .* against"):
-        train(train_set, val_set, wider, config, initial_model=saved, verbose=0)
+    grown = train(train_set, val_set, wider, config, initial_model=saved, verbose=0)
+    assert grown.model.get_layer("head_dense1").get_weights()[0].shape[-1] == 48
+    # a narrower one is refused before training, naming the file and the layer
+    narrower = dataclasses.replace(TINY_MODEL, head_units=(16,))
+    with pytest.raises(ValueError, match=r"model\.keras: another network .*'head_dense1'"):
+        train(train_set, val_set, narrower, config, initial_model=saved, verbose=0)
     with pytest.raises(FileNotFoundError, match="no such model file"):
         train(train_set, val_set, TINY_MODEL, config, initial_model=tmp_path / "x.keras")
 
