@@ -84,30 +84,27 @@ train emonet-distill student_s11 105 --variant compact --seed 11 --teacher defau
     --backbone-option dropout=0.1
 # a student that starts from a network trained on the labels (gpu_adamw_s55, 8.5 GPU
 # minutes) at a third of the learning rate, on student_s10's copies: the same seed, so
-# student_s10's teacher.npz, copied in, spares the teacher's 11 minutes: 70.19%, the
-# best of this size, so "fast" (102.2 minutes)
+# student_s10's teacher.npz, copied in, spares the teacher's 11 minutes
+warm_student() {  # name minutes args...
+    local name=$1 minutes=$2
+    shift 2
+    if [[ -f "$runs/student_s10/teacher.npz" && ! -e "$runs/$name" ]]; then
+        mkdir -p "$runs/$name"
+        cp "$runs/student_s10/teacher.npz" "$runs/$name/"
+    fi
+    train emonet-distill "$name" "$minutes" --variant compact --seed 10 \
+        --initial-model "$runs/gpu_adamw_s55" --teacher default --teacher-views 8 \
+        --temperature 1 --alpha 0 --epochs 60 --optimizer adamw --learning-rate 1e-3 \
+        --weight-decay 0.05 --batch-size 256 --erase 0.5 --translate 0.1 \
+        --backbone-option dropout=0.1 "$@"
+}
 if [[ -f "$runs/gpu_adamw_s55/model.keras" ]]; then
-    if [[ -f "$runs/student_s10/teacher.npz" && ! -e "$runs/student_warm_s10" ]]; then
-        mkdir -p "$runs/student_warm_s10"
-        cp "$runs/student_s10/teacher.npz" "$runs/student_warm_s10/"
-    fi
-    train emonet-distill student_warm_s10 105 --variant compact --seed 10 \
-        --initial-model "$runs/gpu_adamw_s55" --teacher default --teacher-views 8 \
-        --temperature 1 --alpha 0 --epochs 60 --optimizer adamw --learning-rate 1e-3 \
-        --weight-decay 0.05 --batch-size 256 --erase 0.5 --translate 0.1 \
-        --backbone-option dropout=0.1
-    # the same, 25% wider in the last block (320 channels): gpu_adamw_s55's weights in
-    # place, the new channels starting at zero effect (emonet.models.transfer_weights);
-    # 0.89x the training speed, 0.99x the crops/s, 9.3 MB
-    if [[ -f "$runs/student_s10/teacher.npz" && ! -e "$runs/student_wide_s10" ]]; then
-        mkdir -p "$runs/student_wide_s10"
-        cp "$runs/student_s10/teacher.npz" "$runs/student_wide_s10/"
-    fi
-    train emonet-distill student_wide_s10 100 --variant compact --seed 10 \
-        --initial-model "$runs/gpu_adamw_s55" --teacher default --teacher-views 8 \
-        --temperature 1 --alpha 0 --epochs 60 --optimizer adamw --learning-rate 1e-3 \
-        --weight-decay 0.05 --batch-size 256 --erase 0.5 --translate 0.1 \
-        --backbone-option dropout=0.1 --backbone-option 'widths=[32,64,128,320]'
+    # the standard width: 70.19% (102.2 minutes), "fast" of the sixth release
+    warm_student student_warm_s10 105
+    # 25% wider in the last block (320 channels): gpu_adamw_s55's weights in place, the
+    # new channels starting at zero effect (emonet.models.transfer_weights); 0.89x the
+    # training speed, 0.99x the crops/s, 9.0 MB: 70.72% (99.8 minutes), "fast"
+    warm_student student_wide_s10 100 --backbone-option 'widths=[32,64,128,320]'
 fi
 students=()
 for run in "$runs"/*student*/; do
