@@ -65,7 +65,9 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> None:
     if _weight_shapes(source) == _weight_shapes(target):
         target.set_weights(source.get_weights())
         return
-    for name, *_ in _endpoints(target.get_config()["output_layers"]):
+    # the graph from the config, serialised once: a nested model's is inside it
+    config = target.get_config()
+    for name, *_ in _endpoints(config["output_layers"]):
         mine, theirs = (tuple(m.get_layer(name).output.shape) for m in (target, source))
         if mine != theirs:
             raise ValueError(
@@ -73,7 +75,7 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> None:
                 "model; only inner layers can be wider"
             )
     pending: list[tuple[keras.layers.Layer, list[np.ndarray]]] = []
-    _transfer(source, target, {}, pending)
+    _transfer(source, target, config, {}, pending)
     # set only once every layer has passed: a refused model keeps its weights
     for layer, weights in pending:
         layer.set_weights(weights)
@@ -118,16 +120,18 @@ def _last(layer: keras.layers.Layer, which: str) -> int:
 def _transfer(
     source: keras.Model,
     target: keras.Model,
+    config: dict[str, Any],
     inputs: dict[str, np.ndarray],
     pending: list[tuple[keras.layers.Layer, list[np.ndarray]]],
 ) -> dict[str, np.ndarray]:
-    """Transfer the weights of one functional graph, layer by layer in graph order.
+    """Transfer the weights of one functional graph (``target``, whose ``config`` it is),
+    layer by layer in graph order.
 
     ``places[name]`` holds, for each unit of the last axis of that layer's output in
     ``source``, its index in ``target``'s; ``inputs`` gives them for the graph's inputs
     (an inner model's, from the call outside it). The new weights go to ``pending``."""
     places: dict[str, np.ndarray] = {}
-    for spec in target.get_config()["layers"]:
+    for spec in config["layers"]:
         name = spec["name"]
         mine = target.get_layer(name)
         try:
@@ -148,15 +152,11 @@ def _transfer(
             if name not in inputs and _last(mine, "output") != width:
                 raise ValueError(f"input {name!r}: {_last(mine, 'output')} values, not {width}")
         elif isinstance(mine, keras.Model):
-            inner = dict(
-                zip(
-                    (n for n, *_ in _endpoints(mine.get_config()["input_layers"])),
-                    read,
-                    strict=True,
-                )
-            )
-            (out, *_), *_ = _endpoints(mine.get_config()["output_layers"])
-            places[name] = _transfer(theirs, mine, inner, pending)[out]
+            graph = spec["config"]
+            names = (n for n, *_ in _endpoints(graph["input_layers"]))
+            inner = dict(zip(names, read, strict=True))
+            (out, *_), *_ = _endpoints(graph["output_layers"])
+            places[name] = _transfer(theirs, mine, graph, inner, pending)[out]
         else:
             places[name] = _layer(mine, theirs, read, pending)
     return places
