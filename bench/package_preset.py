@@ -2,7 +2,8 @@
 
 For each run folder: the model is saved again with emonet's record (its ModelConfig and
 the features file's settings; no optimizer state), its PublicTest probabilities are
-predicted (with mirror averaging unless --no-tta), then the ensemble weights are learned
+predicted (with the test-time augmentation of --tta: mirror averaging unless told
+otherwise), then the ensemble weights are learned
 on PublicTest by differential evolution, cross-validated, and the preset folder is written:
 
     python bench/package_preset.py runs/fer2013.h5 runs/compact_s1 runs/compact_features_s2 \
@@ -28,6 +29,7 @@ import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix
 
 from emonet import LABELS
+from emonet._choices import TTA_MODES
 from emonet._plotting import plot_confusion_matrix
 from emonet._tensorflow import import_tensorflow
 
@@ -46,13 +48,16 @@ def main() -> int:
     parser.add_argument("--out", required=True, help="preset folder to write")
     parser.add_argument("--name", default=None)
     parser.add_argument("--description", default="")
-    parser.add_argument("--no-tta", dest="tta", action="store_false")
+    parser.add_argument(
+        "--tta", choices=TTA_MODES, default="flip", help="the preset's test-time augmentation"
+    )
+    parser.add_argument("--no-tta", dest="tta", action="store_const", const="none")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weight search")
     parser.add_argument("--confusion-png", help="also draw the ensemble's confusion matrix")
     args = parser.parse_args()
 
     val = load_features(args.features, usage="PublicTest")
-    print(f"PublicTest: {len(val):,} faces; test-time mirror averaging: {args.tta}")
+    print(f"PublicTest: {len(val):,} faces; test-time augmentation: {args.tta}")
     probabilities, members, member_rows = [], [], []
     staging = Path(tempfile.mkdtemp(prefix="emonet-preset-"))
     for run in map(Path, args.runs):
@@ -85,7 +90,8 @@ def main() -> int:
             "file_mb": round(member.stat().st_size / 2**20, 2),
         }
         print(
-            f"  {run.name}: {accuracy:.2%} ({'tta' if args.tta else 'plain'}; "
+            f"  {run.name}: {accuracy:.2%} ({'no' if args.tta == 'none' else args.tta} "
+            "test-time augmentation; "
             f"{row['publictest_accuracy_plain']:.2%} plain at training), "
             f"{row['parameters']:,} parameters, {row['file_mb']} MB, predicted in {seconds:.1f} s"
         )

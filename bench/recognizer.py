@@ -88,22 +88,23 @@ def main() -> int:
     from skimage import data
 
     from emonet.features import FeatureExtractor, align_faces, detect_faces
+    from emonet.models import TTA_MODES
     from emonet.recognize import Recognizer
 
     recognizer = Recognizer(args.preset)
     members = [m.emonet_info.model_config.model_name for m in recognizer.models_]
     print(
         f"preset {args.preset!r}: {len(members)} models ({', '.join(members)}), "
-        f"mirror averaging {'on' if recognizer.tta_ else 'off'} by default"
+        f"test-time augmentation {recognizer.tta_!r} by default"
     )
 
     # crops: real PublicTest faces
     paths = sorted(Path(args.data, "val").rglob("*.jpg"))[: args.crops]
     crops = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths])
     print(f"\npredict_crops on {len(crops)} FER2013 faces (batch {recognizer.batch_size}):")
-    for tta in (False, True):
+    for tta in TTA_MODES:
         ms = _median_ms(lambda tta=tta: recognizer.predict_crops(crops, tta=tta), 3)
-        print(f"  tta={str(tta):5s}  {len(crops) / ms * 1000:8,.0f} crops/s")
+        print(f"  tta={tta:<11s} {len(crops) / ms * 1000:8,.0f} crops/s")
 
     # one photo, end to end and by stage
     photo = data.astronaut()

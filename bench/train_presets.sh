@@ -41,13 +41,16 @@ train emonet-distill student_s6 20 --variant compact --seed 6 --teacher default 
 # second lent GPU"), run folders copied here.
 choose() { "${PYTHON:-python}" "$here/select_members.py" --runs "$runs" "$@"; }
 package() { "${PYTHON:-python}" "$here/package_preset.py" "$features" "$@"; }
-evaluate() {  # run folder -> PublicTest predictions, plain and with flips
-    local name
-    name=$(basename "$1")
-    for mode in plain tta; do
+evaluate() {  # run folder, test-time augmentations... -> PublicTest predictions
+    local name run=$1
+    name=$(basename "$run")
+    shift
+    for mode in "$@"; do
         local preds="$runs/preds/${name}_$mode.npz" flag=()
+        # flip averaging's files are named _tta, as when it was the only augmentation
         [[ $mode == tta ]] && flag=(--tta)
-        [[ -f "$preds" ]] || emonet-evaluate "$1/model.keras" "$features" -o "$preds" \
+        [[ $mode == multiscale ]] && flag=(--tta-multiscale)
+        [[ -f "$preds" ]] || emonet-evaluate "$run/model.keras" "$features" -o "$preds" \
             --name "$name" "${flag[@]}"
     done
 }
@@ -56,16 +59,17 @@ networks=()  # every network trained on the labels: the candidates of "default"
 for run in "$runs"/*/; do
     name=$(basename "$run")
     [[ -f "$run/model.keras" && $name != features_s5 && $name != *student* ]] || continue
-    evaluate "$run"
-    networks+=("$runs/preds/${name}_tta.npz")
+    evaluate "$run" plain tta multiscale
+    networks+=("$runs/preds/${name}_multiscale.npz")
 done
-# "default": forward selection within 32 MB, which leaves 8 MB of the 40 for "fast"
+# "default": forward selection within 32 MB, which leaves 8 MB of the 40 for "fast", on
+# the predictions with mirror images at three zooms, the preset's test-time augmentation
 choose "${networks[@]}" --max 4 --max-mb 32 --names-out "$runs/members.txt" \
     | tee "$runs/selection.txt"
 members=($(cat "$runs/members.txt"))
 package "${members[@]/#/$runs/}" --out emonet/pretrained/default --name default \
-    --confusion-png docs/img/default_confusion.png --description \
-    "ensemble of ${#members[@]} networks chosen by cross-validated forward selection, flip averaging; PublicTest 5-fold CV accuracy in metrics"
+    --tta multiscale --confusion-png docs/img/default_confusion.png --description \
+    "ensemble of ${#members[@]} networks chosen by cross-validated forward selection, mirror images at three zooms averaged; PublicTest 5-fold CV accuracy in metrics"
 # a student of that "default" (the AdamW recipe of adamw_s7, no label smoothing)
 train emonet-distill student_s9 80 --variant compact --seed 9 --teacher default \
     --epochs 400 --optimizer adamw --learning-rate 3e-3 --weight-decay 0.05 \
@@ -103,13 +107,15 @@ if [[ -f "$runs/gpu_adamw_s55/model.keras" ]]; then
     warm_student student_warm_s10 105
     # 25% wider in the last block (320 channels): gpu_adamw_s55's weights in place, the
     # new channels starting at zero effect (emonet.models.transfer_weights); 0.89x the
-    # training speed, 0.99x the crops/s, 9.0 MB: 70.72% (99.8 minutes), "fast"
+    # training speed, 0.99x the crops/s, 9.0 MB: 70.72% (99.8 minutes), "fast". Its
+    # teacher was the seventh release's "default" (flips), in student_s10's teacher.npz;
+    # run from nothing, these students learn from the "default" packaged above
     warm_student student_wide_s10 100 --backbone-option 'widths=[32,64,128,320]'
 fi
 students=()
 for run in "$runs"/*student*/; do
     [[ -f "$run/model.keras" ]] || continue
-    evaluate "$run"
+    evaluate "$run" plain tta
     students+=("$runs/preds/$(basename "$run")_plain.npz")
 done
 # "fast": the best network on plain PublicTest, students included, of those that fit
@@ -118,7 +124,7 @@ done
 left=$("${PYTHON:-python}" -c 'import pathlib, sys
 print(40 - sum(p.stat().st_size for p in pathlib.Path(sys.argv[1]).iterdir()) / 1e6)' \
     emonet/pretrained/default)
-best=$(choose "${networks[@]//_tta.npz/_plain.npz}" "${students[@]}" --max 1 \
+best=$(choose "${networks[@]//_multiscale.npz/_plain.npz}" "${students[@]}" --max 1 \
     --max-mb "$left" --names-only)
 package "$runs/$best" --no-tta --out emonet/pretrained/fast --name fast --description \
     "one compact network (the best on PublicTest), no flip averaging; PublicTest accuracy in metrics"

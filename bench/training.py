@@ -375,9 +375,10 @@ def bench_widths(all_widths: list[tuple[int, ...]], batch: int = 256) -> None:
 
 
 def bench_presets(data: Path, n: int) -> None:
-    """Crops/s of each bundled preset, with and without flip averaging (best of 3)."""
+    """Crops/s of each bundled preset at each test-time augmentation (best of 3)."""
     from emonet import Recognizer, list_presets
     from emonet.data import read_face
+    from emonet.models import TTA_MODES
 
     files = sorted((data / "val").glob("*/*.jpg"))[:n]
     crops = np.stack([read_face(p) for p in files])
@@ -385,14 +386,13 @@ def bench_presets(data: Path, n: int) -> None:
     for name in list_presets():
         recognizer = Recognizer(name)
         recognizer.predict_crops(crops[:64])  # builds the predict functions
-        rates = []
-        for tta in (False, True):
+        rates = {}
+        for tta in TTA_MODES:
             seconds = _best_seconds(recognizer.predict_crops, crops, tta=tta)
-            rates.append(len(crops) / seconds)
-        default = "flips" if recognizer.tta_ else "plain"
+            rates[tta] = f"{len(crops) / seconds:,.0f} {tta}"
         print(
-            f"  {name:<10} {len(recognizer.models_)} model(s): {rates[0]:8,.0f} plain, "
-            f"{rates[1]:8,.0f} with flips (the preset's default: {default})",
+            f"  {name:<10} {len(recognizer.models_)} model(s): {', '.join(rates.values())} "
+            f"(the preset's default: {recognizer.tta_})",
             flush=True,
         )
 

@@ -32,6 +32,44 @@ LR_SCHEDULES: tuple[str, ...] = ("plateau", "cosine", "constant")
 MONITORS: tuple[str, ...] = ("val_loss", "val_accuracy", "loss", "accuracy")
 PRECISIONS: tuple[str | None, ...] = (None, "bfloat16", "float16")
 
+#: Test-time augmentation of ``predict_faces`` and ``Recognizer``: the face alone, with
+#: its mirror image, or mirrored at three zooms (``emonet.models.TTA_SCALES``).
+TTA_MODES: tuple[str, ...] = ("none", "flip", "multiscale")
+
+
+def tta_mode(tta: bool | str | None) -> str:
+    """The name of a test-time augmentation: one of :data:`TTA_MODES`.
+
+    Parameters
+    ----------
+    tta : bool, str or None
+        ``False`` or ``None`` (``"none"``), ``True`` (``"flip"``), or a name of
+        :data:`TTA_MODES`.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        If ``tta`` is another value.
+
+    Examples
+    --------
+    >>> from emonet.models import tta_mode
+    >>> tta_mode(True), tta_mode(False), tta_mode("multiscale")
+    ('flip', 'none', 'multiscale')
+    """
+    if tta is None or tta is False:
+        return "none"
+    if tta is True:
+        return "flip"
+    if isinstance(tta, str) and tta in TTA_MODES:
+        return tta
+    raise ValueError(f"tta: expected True, False or one of {', '.join(TTA_MODES)}, got {tta!r}")
+
+
 #: Input pipelines of ``make_dataset`` and ``train``.
 PIPELINES: tuple[str, ...] = ("auto", "py", "tf")
 

@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"emonet {__version__} demo: scikit-image's astronaut photo {photo.shape[1]}x"
         f"{photo.shape[0]}, preset {args.preset!r} ({members} models"
-        f"{', mirror averaging' if recognizer.tta_ else ''}; loaded in {loaded:.1f} s)"
+        f"{'' if recognizer.tta_ == 'none' else f', {recognizer.tta_} averaging'}; "
+        f"loaded in {loaded:.1f} s)"
     )
     for i, face in enumerate(faces):
         print(

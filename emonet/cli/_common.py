@@ -113,6 +113,37 @@ def run(
     return EXIT_OK if status is None else int(status)
 
 
+def add_tta_options(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    dest: str = "tta",
+    prefix: str = "",
+    default: str | None = "none",
+    who: str = "each face",
+) -> None:
+    """The test-time augmentation options: ``--tta`` (``"flip"``), ``--tta-multiscale``
+    and ``--no-tta``, each a flag (a value after ``--tta`` would swallow a path that
+    follows it), the last given winning; ``prefix`` names them ``--PREFIX-tta`` and so
+    on. ``default`` ``None`` leaves the choice to the models (a preset's setting)."""
+    name = f"--{prefix}-tta" if prefix else "--tta"
+    unset = "none of the three: the preset's setting" if default is None else ""
+    options = {
+        name: ("flip", f"{who} and its mirror image, averaged"),
+        f"{name}-multiscale": (
+            "multiscale",
+            f"{who} and its mirror image at three zooms, averaged (6x the network work)",
+        ),
+        f"--no-{prefix}-tta" if prefix else "--no-tta": ("none", f"{who} once"),
+    }
+    for option, (mode, text) in options.items():
+        if mode == default:
+            text += " (the default)"
+        elif mode == "flip" and unset:
+            text += f" ({unset})"
+        parser.add_argument(
+            option, dest=dest, action="store_const", const=mode, default=default, help=text
+        )
+
+
 def describe_error(error: BaseException) -> str:
     """One line for an error; an ``OSError`` names its file and says what went wrong.
 

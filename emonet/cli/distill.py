@@ -26,7 +26,7 @@ import numpy as np
 
 from emonet._io import atomic_path, atomic_write_text
 from emonet._tensorflow import import_tensorflow
-from emonet.cli._common import CommandParser, run
+from emonet.cli._common import CommandParser, add_tta_options, run
 from emonet.cli.train import add_training_arguments, check_training_arguments, train_from_arguments
 
 TEACHER_FILE = "teacher.npz"
@@ -57,11 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="your own teacher instead: emonet-train run folders or .keras files",
     )
     teacher.add_argument("--teacher-ensemble", help="emonet-fit-ensemble JSON of --teacher-models")
-    teacher.add_argument(
-        "--teacher-tta",
-        action=argparse.BooleanOptionalAction,
+    add_tta_options(
+        teacher,
+        dest="teacher_tta",
+        prefix="teacher",
         default=None,
-        help="the teacher averages each face with its mirror (default: the preset's)",
+        who="the teacher reads each face",
     )
     teacher.add_argument(
         "--teacher-views",
@@ -109,7 +110,9 @@ def _describe_teacher(args: argparse.Namespace, views: dict[str, Any] | None) ->
         "preset": None if args.teacher_models else args.teacher,
         "models": [str(model) for model in args.teacher_models or []],
         "ensemble": args.teacher_ensemble,
-        "tta": args.teacher_tta,
+        # flip and none as the booleans they were written as, so that the teacher files
+        # of earlier runs stay valid
+        "tta": {"flip": True, "none": False}.get(args.teacher_tta, args.teacher_tta),
         # only with views, so that the teacher files of earlier runs stay valid
         **({"views": views} if views else {}),
     }
@@ -131,7 +134,7 @@ def _views(args: argparse.Namespace, data: Any, config: Any, recognizer: Any, st
     from emonet.models import augmented_views
 
     # a flip-averaging teacher answers a face and its mirror alike: mirror in training
-    flip_online = config.augment.flip and recognizer.tta_
+    flip_online = config.augment.flip and recognizer.tta_ != "none"
     augment = replace(config.augment, flip=config.augment.flip and not flip_online)
     # the copies' landmarks and HOG only for a network that reads them (GBs at 16 views)
     with_features = student.use_features or any(
@@ -167,7 +170,7 @@ def _teacher_probabilities(
         recognizer = recognizer or _recognizer(args)
         print(
             f"teacher: {len(recognizer.models_)} models"
-            + (" with flip averaging" if recognizer.tta_ else "")
+            + ("" if recognizer.tta_ == "none" else f" with {recognizer.tta_} averaging")
             + f", on {len(data):,} faces"
             + (f" ({views['count']} augmented copies of each)" if views else "")
         )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from emonet._constants import USAGES
 from emonet._tensorflow import import_tensorflow
-from emonet.cli._common import CommandParser, run
+from emonet.cli._common import CommandParser, add_tta_options, run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,11 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--name", help="model name stored in the file (default: the model's)")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument(
-        "--tta",
-        action="store_true",
-        help="test-time augmentation: average each face with its mirror image",
-    )
+    add_tta_options(parser, who="read each face")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
     return parser
 
@@ -86,7 +82,7 @@ def _main(args: argparse.Namespace) -> int:
     probabilities = predict_proba(model, data, batch_size=args.batch_size, tta=args.tta)
     name = args.name or model.name
     save_predictions(output, probabilities, data.labels, data.ids, model_name=name)
-    how = " with mirror test-time augmentation" if args.tta else ""
+    how = "" if args.tta == "none" else f" with {args.tta} test-time augmentation"
     print(f"wrote {output}: {len(data):,} {args.usage} faces predicted by {name}{how}")
     if not (data.labels >= 0).any():
         print("no labels known: nothing to score")

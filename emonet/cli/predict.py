@@ -15,7 +15,7 @@ from typing import Any
 from emonet._image import IMAGE_EXTENSIONS
 from emonet._io import atomic_write_text
 from emonet._tensorflow import import_tensorflow
-from emonet.cli._common import CommandParser, run
+from emonet.cli._common import CommandParser, add_tta_options, run
 from emonet.features import DETECTORS
 
 #: Files read as videos (frame by frame); the others of IMAGE_EXTENSIONS as photos.
@@ -59,9 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     how = parser.add_argument_group("recognition")
     how.add_argument("--every", type=int, default=1, metavar="N", help="every N-th video frame")
-    tta = how.add_mutually_exclusive_group()
-    tta.add_argument("--tta", action="store_true", default=None, help="also read mirror images")
-    tta.add_argument("--no-tta", dest="tta", action="store_false", help="never mirror")
+    add_tta_options(how, default=None, who="read each face")
     how.add_argument("--preset", default="default", help="bundled preset or preset folder")
     how.add_argument(
         "--models", nargs="+", metavar="MODEL", help="your own run folders or .keras files"

@@ -5,9 +5,9 @@ HOG values; both are concatenated into a dense head and a softmax over the 7 lab
 Backbones come from one registry (:func:`list_backbones`): the paper's
 ``inception_resnet_v2`` and ``resnet50``, and ``compact``, a network that trains on a
 small CPU. :func:`train` runs the paper's two-phase schedule (or the CPU recipe) from a
-features file; :func:`predict_proba` (a feature set) or :func:`predict_faces` (face crops)
-and :func:`evaluate_predictions` score a trained model; :func:`distill` trains one small
-network on an ensemble's probabilities.
+features file; :func:`predict_proba` (a feature set) or :func:`predict_faces` (face crops),
+with test-time augmentation (:func:`tta_views`), and :func:`evaluate_predictions` score a
+trained model; :func:`distill` trains one small network on an ensemble's probabilities.
 """
 
 from emonet._plotting import plot_confusion_matrix
@@ -20,6 +20,7 @@ from emonet.models._augment import (
     mixup_batch,
     random_affine,
     random_erase,
+    scale_batch,
     transform_landmarks,
     warp_faces,
 )
@@ -62,6 +63,7 @@ from emonet.models._saving import (
 )
 from emonet.models._train import TrainingResult, train
 from emonet.models._transfer import transfer_weights
+from emonet.models._tta import TTA_MODES, TTA_SCALES, tta_mode, tta_views
 
 __all__ = [
     "AUGMENT_MODES",
@@ -70,6 +72,8 @@ __all__ = [
     "PIPELINES",
     "RECIPES",
     "STRATEGIES",
+    "TTA_MODES",
+    "TTA_SCALES",
     "VARIANTS",
     "AugmentConfig",
     "BackbonePreprocessing",
@@ -112,9 +116,12 @@ __all__ = [
     "read_model_info",
     "register_backbone",
     "save_model",
+    "scale_batch",
     "train",
     "transfer_weights",
     "transform_landmarks",
+    "tta_mode",
+    "tta_views",
     "variant_config",
     "warp_faces",
 ]

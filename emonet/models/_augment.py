@@ -30,6 +30,7 @@ __all__ = [
     "mixup_batch",
     "random_affine",
     "random_erase",
+    "scale_batch",
     "transform_landmarks",
     "warp_faces",
 ]
@@ -320,14 +321,8 @@ def augment_batch(
         warped = random_erase(warped, config.erase, rng)
     if features is None:
         return warped, None
-    features = np.array(features, dtype=np.float32, copy=True)
-    landmarks = features[:, :LANDMARK_FEATURES].reshape(-1, NUM_LANDMARKS, 2)
-    features[:, :LANDMARK_FEATURES] = transform_landmarks(landmarks, matrices, flipped).reshape(
-        len(features), LANDMARK_FEATURES
-    )
-    if config.mode == "full":
-        features[:, LANDMARK_FEATURES:] = sliding_hog(warped)
-    return warped, features
+    hog_of = warped if config.mode == "full" else None
+    return warped, _moved_features(features, matrices, flipped, hog_of)
 
 
 def mixup_batch(
@@ -425,9 +420,72 @@ def mirror_batch(
     n, width = len(images), images.shape[2]
     matrices = np.zeros((n, 2, 3))
     matrices[:, 0, 0], matrices[:, 0, 2], matrices[:, 1, 1] = -1.0, width - 1.0, 1.0
+    return mirrored, _moved_features(features, matrices, np.ones(n, bool), mirrored)
+
+
+def scale_batch(
+    images: np.ndarray, features: np.ndarray | None, scale: float
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Zoom faces about their centre, with the features of the zoomed faces.
+
+    ``scale`` > 1 enlarges the face (its border leaves the crop), < 1 shrinks it (the
+    border pixels are replicated outward), as the training augmentation's ``zoom`` does.
+    The landmarks move with the face and the HOG is computed again on the zoomed face.
+    Multi-scale test-time augmentation (``predict_faces(..., tta="multiscale")``)
+    averages a model's outputs at several zooms.
+
+    Parameters
+    ----------
+    images : (N, 48, 48) uint8
+    features : (N, 2728) float32 or None
+        Landmarks then HOG of each face; ``None`` for a model without features.
+    scale : float
+        Zoom factor, > 0; 1 returns the faces unchanged.
+
+    Returns
+    -------
+    images : (N, 48, 48) uint8
+    features : (N, 2728) float32 or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emonet.models import scale_batch
+    >>> faces = np.zeros((2, 48, 48), np.uint8)
+    >>> faces[:, 20:28, 20:28] = 255
+    >>> zoomed, _ = scale_batch(faces, None, 2.0)
+    >>> int((faces > 127).sum() / 2), int((zoomed > 127).sum() / 2)
+    (64, 256)
+    """
+    if not scale > 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    images = np.asarray(images)
+    if scale == 1:
+        return images, features
+    n, size = len(images), images.shape[1]
+    centre = (size - 1) / 2.0
+    matrices = np.zeros((n, 2, 3))
+    matrices[:, 0, 0] = matrices[:, 1, 1] = scale
+    matrices[:, :, 2] = centre - scale * centre
+    zoomed = warp_faces(images, matrices)
+    if features is None:
+        return zoomed, None
+    return zoomed, _moved_features(features, matrices, None, zoomed)
+
+
+def _moved_features(
+    features: np.ndarray,
+    matrices: np.ndarray,
+    flipped: np.ndarray | None,
+    hog_of: np.ndarray | None,
+) -> np.ndarray:
+    """A copy of the features of warped faces: the landmarks moved by the faces' affine
+    maps (renumbered where ``flipped``), the HOG of the faces ``hog_of`` unless None."""
     features = np.array(features, dtype=np.float32, copy=True)
-    landmarks = features[:, :LANDMARK_FEATURES].reshape(-1, NUM_LANDMARKS, 2)
-    moved = transform_landmarks(landmarks, matrices, np.ones(n, bool))
+    n = len(features)
+    landmarks = features[:, :LANDMARK_FEATURES].reshape(n, NUM_LANDMARKS, 2)
+    moved = transform_landmarks(landmarks, matrices, flipped)
     features[:, :LANDMARK_FEATURES] = moved.reshape(n, LANDMARK_FEATURES)
-    features[:, LANDMARK_FEATURES:] = sliding_hog(mirrored)
-    return mirrored, features
+    if hog_of is not None:
+        features[:, LANDMARK_FEATURES:] = sliding_hog(hog_of)
+    return features

@@ -11,9 +11,9 @@ from sklearn.metrics import classification_report, confusion_matrix
 
 from emonet._constants import FACE_SIZE, FEATURE_SIZE, LABELS, NUM_CLASSES
 from emonet.features import FeatureExtractor, FeatureSet
-from emonet.models._augment import mirror_batch
 from emonet.models._fusion import FACE_INPUT, FEATURES_INPUT, model_inputs
 from emonet.models._saving import ModelInfo, check_feature_settings
+from emonet.models._tta import tta_mode, tta_views
 
 __all__ = ["Evaluation", "evaluate_predictions", "predict_faces", "predict_proba"]
 
@@ -23,7 +23,7 @@ def predict_faces(
     images: np.ndarray,
     features: np.ndarray | None = None,
     batch_size: int = 256,
-    tta: bool = False,
+    tta: bool | str = False,
 ) -> np.ndarray:
     """Class probabilities of 48x48 faces, with their features if the model reads them.
 
@@ -42,10 +42,12 @@ def predict_faces(
         Ignored by a model without features; for one with features, computed here when
         ``None``, with the settings recorded in a model of :func:`load_model`.
     batch_size : int, default=256
-    tta : bool, default=False
-        Test-time augmentation: average the probabilities of each face and of its mirror
-        image (whose landmarks are mirrored and HOG recomputed, :func:`mirror_batch`).
-        Twice the work; models trained with flips gain from it.
+    tta : bool or {"none", "flip", "multiscale"}, default=False
+        Test-time augmentation (:func:`tta_views`): average the probabilities of each
+        face and of its mirror image (``True`` or ``"flip"``: twice the work), or of both
+        at three zooms (``"multiscale"``: six times the work). Each view's landmarks move
+        with it and its HOG is computed again. Models trained with flips and zooms gain
+        from it.
 
     Returns
     -------
@@ -65,10 +67,11 @@ def predict_faces(
     >>> model = build_model("compact", use_features=False,
     ...                     backbone_options={"widths": [4], "convs_per_block": 1})
     >>> faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
-    >>> probabilities = predict_faces(model, faces, tta=True)
+    >>> probabilities = predict_faces(model, faces, tta="multiscale")
     >>> probabilities.shape, bool(np.allclose(probabilities.sum(axis=1), 1, atol=1e-5))
     ((3, 7), True)
     """
+    mode = tta_mode(tta)
     images = _check_faces(images)
     width = _feature_width(model)
     if len(images) == 0:
@@ -100,20 +103,26 @@ def predict_faces(
             out[start:stop] = np.asarray(model.predict_on_batch(inputs), dtype=np.float32)
         return out
 
-    if not tta:
+    if mode == "none":
         return run(images, features)
-    # the faces and their mirror images in the same batches: one call for a photo's few
-    # faces instead of two (a call costs milliseconds whatever its size)
-    mirrored, mirrored_features = mirror_batch(images, features)
-    both = run(
-        np.concatenate([images, mirrored]),
-        None if features is None else np.concatenate([features, mirrored_features]),
-    )
-    return (both[: len(images)] + both[len(images) :]) / 2
+    out = np.empty((len(images), _num_outputs(model)), dtype=np.float32)
+    # a batch of faces at a time, its views in the same call: one call for a photo's few
+    # faces instead of one a view, and views of a batch only in memory, not of a dataset
+    for start in range(0, len(images), batch_size):
+        stop = start + batch_size
+        views = tta_views(
+            images[start:stop], None if features is None else features[start:stop], mode
+        )
+        both = run(
+            np.concatenate([faces for faces, _ in views]),
+            None if features is None else np.concatenate([vectors for _, vectors in views]),
+        )
+        out[start:stop] = both.reshape(len(views), -1, both.shape[1]).mean(axis=0)
+    return out
 
 
 def predict_proba(
-    model: keras.Model, data: FeatureSet, batch_size: int = 256, tta: bool = False
+    model: keras.Model, data: FeatureSet, batch_size: int = 256, tta: bool | str = False
 ) -> np.ndarray:
     """Class probabilities of every face of a feature set.
 
@@ -129,9 +138,9 @@ def predict_proba(
         :func:`load_model`, features made with other HOG settings than it was trained
         on are refused (:func:`check_feature_settings`).
     batch_size : int, default=256
-    tta : bool, default=False
-        Test-time augmentation: average the probabilities of each face and of its mirror
-        image (:func:`predict_faces`).
+    tta : bool or {"none", "flip", "multiscale"}, default=False
+        Test-time augmentation: average the probabilities of each face's views
+        (:func:`predict_faces`).
 
     Returns
     -------

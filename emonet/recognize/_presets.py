@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from emonet._choices import tta_mode
 from emonet._io import atomic_write_text
 
 __all__ = ["list_presets", "preset_path", "save_preset", "load_preset_config"]
@@ -81,7 +82,8 @@ def load_preset_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
     -------
     dict
         ``name``, ``description``, ``members`` (file names), ``ensemble`` (file name or
-        ``None``), ``tta`` and ``metrics``.
+        ``None``), ``tta`` (a name of :data:`emonet.models.TTA_MODES`; ``true`` and
+        ``false`` are read as ``"flip"`` and ``"none"``) and ``metrics``.
 
     Raises
     ------
@@ -109,7 +111,10 @@ def load_preset_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
     if missing:
         raise ValueError(f"{path}: names missing files: {', '.join(map(str, missing))}")
     config.setdefault("description", "")
-    config.setdefault("tta", False)
+    try:
+        config["tta"] = tta_mode(config.get("tta", False))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
     config.setdefault("metrics", {})
     config.setdefault("ensemble", None)
     return config
@@ -122,7 +127,7 @@ def save_preset(
     *,
     name: str | None = None,
     description: str = "",
-    tta: bool = False,
+    tta: bool | str = False,
     metrics: dict[str, Any] | None = None,
 ) -> Path:
     """Write a preset folder: copies of the member models, the ensemble and ``preset.json``.
@@ -140,8 +145,9 @@ def save_preset(
         Default: the folder's name.
     description : str
         One line for :func:`list_presets`.
-    tta : bool
-        Whether the recognizer averages each face with its mirror image by default.
+    tta : bool or {"none", "flip", "multiscale"}
+        The recognizer's test-time augmentation by default: none, each face averaged
+        with its mirror image (``True``), or both at three zooms.
     metrics : dict, optional
         Measured figures to keep with the preset (e.g. PublicTest accuracy).
 
@@ -151,6 +157,7 @@ def save_preset(
         The folder.
     """
     folder = Path(folder)
+    tta = tta_mode(tta)
     if len(members) > 1 and ensemble is None:
         raise ValueError("a preset of several models needs their ensemble.json")
     folder.mkdir(parents=True, exist_ok=True)
@@ -172,7 +179,7 @@ def save_preset(
         "description": description,
         "members": names,
         "ensemble": None,
-        "tta": bool(tta),
+        "tta": tta,
         "metrics": metrics or {},
     }
     if ensemble is not None:

@@ -13,7 +13,13 @@ import numpy as np
 from emonet._constants import FACE_SIZE, LABELS
 from emonet.ensemble import WeightedEnsemble
 from emonet.features import FeatureExtractor, FeatureSet, align_faces, detect_faces
-from emonet.models import ModelInfo, check_feature_settings, load_model, predict_faces
+from emonet.models import (
+    ModelInfo,
+    check_feature_settings,
+    load_model,
+    predict_faces,
+    tta_mode,
+)
 from emonet.recognize._presets import DEFAULT_PRESET, load_preset_config, preset_path
 from emonet.recognize._result import Face, FrameResult
 
@@ -50,9 +56,11 @@ class Recognizer:
         was found at its own size (faces down to about 40 px then).
     min_score : float, optional
         Lowest detection score kept; default 0.3 (see :func:`emonet.features.detect_faces`).
-    tta : bool, optional
-        Also read each face's mirror image and average (twice the network work); default
-        the preset's setting (off for ``models``).
+    tta : bool or {"none", "flip", "multiscale"}, optional
+        Test-time augmentation (:func:`emonet.models.tta_views`): also read each face's
+        mirror image and average (``True`` or ``"flip"``: twice the network work), or
+        both at three zooms (``"multiscale"``: six times); default the preset's setting
+        (``"none"`` for ``models``).
     batch_size : int, default=256
         Faces per network batch.
 
@@ -64,6 +72,9 @@ class Recognizer:
         Their weights in the average.
     preset_ : dict or None
         The preset's ``preset.json`` (None for ``models``).
+    tta_ : str
+        The test-time augmentation used when a call names none, a name of
+        :data:`emonet.models.TTA_MODES`.
 
     Examples
     --------
@@ -88,7 +99,7 @@ class Recognizer:
         detector: str = "hog",
         upsample: int | None = None,
         min_score: float | None = None,
-        tta: bool | None = None,
+        tta: bool | str | None = None,
         batch_size: int = 256,
     ) -> None:
         self.preset = preset
@@ -101,6 +112,7 @@ class Recognizer:
         self.batch_size = batch_size
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        tta_mode(tta)  # checked before the models load
         # checks the detector's arguments now rather than on the first photo
         detect_faces(
             np.zeros((8, 8), np.uint8), upsample=upsample, detector=detector, min_score=min_score
@@ -111,28 +123,28 @@ class Recognizer:
             paths: list[Any] = [folder / name for name in self.preset_["members"]]
             ensemble_file = self.preset_["ensemble"]
             ensemble = folder / ensemble_file if ensemble_file else None
-            default_tta = bool(self.preset_["tta"])
+            default_tta = self.preset_["tta"]
         else:
             self.preset_ = None
             paths = list(models)
-            default_tta = False
+            default_tta = "none"
         if not paths:
             raise ValueError("models must name at least one model")
         self.models_ = [_load_member(item) for item in paths]
         self.weights_ = _member_weights(ensemble, len(self.models_))
-        self.tta_ = default_tta if tta is None else bool(tta)
+        self.tta_ = tta_mode(default_tta if tta is None else tta)
 
     # ------------------------------------------------------------------ crops
 
-    def predict_crops(self, images: np.ndarray, tta: bool | None = None) -> np.ndarray:
+    def predict_crops(self, images: np.ndarray, tta: bool | str | None = None) -> np.ndarray:
         """Expression probabilities of aligned 48x48 grayscale face crops.
 
         Parameters
         ----------
         images : (N, 48, 48) or (48, 48) array of uint8
             Faces framed as FER2013's (e.g. by :func:`emonet.features.align_faces`).
-        tta : bool, optional
-            Average with the mirror images; default the recognizer's setting.
+        tta : bool or {"none", "flip", "multiscale"}, optional
+            Test-time augmentation; default the recognizer's, ``tta_``.
 
         Returns
         -------
@@ -160,7 +172,7 @@ class Recognizer:
 
         return self._average(images, vectors, tta)
 
-    def predict_feature_set(self, data: FeatureSet, tta: bool | None = None) -> np.ndarray:
+    def predict_feature_set(self, data: FeatureSet, tta: bool | str | None = None) -> np.ndarray:
         """Expression probabilities of the faces of a features file, with its features.
 
         The file's landmarks and HOG are used as they are (no extraction), after checking
@@ -170,8 +182,8 @@ class Recognizer:
         ----------
         data : FeatureSet
             From :func:`emonet.features.load_features`.
-        tta : bool, optional
-            Average with the mirror images; default the recognizer's setting.
+        tta : bool or {"none", "flip", "multiscale"}, optional
+            Test-time augmentation; default the recognizer's, ``tta_``.
 
         Returns
         -------
@@ -201,11 +213,11 @@ class Recognizer:
         self,
         images: np.ndarray,
         vectors: Callable[[ModelInfo], np.ndarray],
-        tta: bool | None,
+        tta: bool | str | None,
     ) -> np.ndarray:
         """The members' probabilities of the crops, averaged with the ensemble's weights;
         ``vectors(info)`` gives the features of a member that reads them."""
-        tta = self.tta_ if tta is None else bool(tta)
+        tta = self.tta_ if tta is None else tta_mode(tta)
         if len(images) == 0:
             return np.empty((0, len(LABELS)), np.float32)
         total = np.zeros((len(images), len(LABELS)), np.float64)

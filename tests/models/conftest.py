@@ -10,6 +10,7 @@ import pytest
 from emonet import FEATURE_SIZE, LABELS
 from emonet.data import read_face
 from emonet.features import FeatureExtractor, FeatureSet, load_features, save_features
+from emonet.models import ModelConfig, build_model
 
 # faces per label: enough for a few real training steps, few enough for dlib (~2 ms/face)
 TRAIN_PER_LABEL = 48
@@ -73,3 +74,16 @@ def pytest_collection_modifyitems(config, items):
 
 #: A compact backbone small enough to train a few steps in about a second.
 TINY = {"widths": [8, 16], "convs_per_block": 1, "dropout": 0.0}
+
+
+#: A two-branch network on the TINY backbone.
+WITH_FEATURES = ModelConfig(
+    "compact", use_features=True, backbone_options=TINY, feature_units=(16,), head_units=(16,)
+)
+
+
+@pytest.fixture(scope="session")
+def features_model(train_set):
+    """An untrained ``WITH_FEATURES`` network, its features normalised on the training
+    faces: predictions that differ from face to face."""
+    return build_model(WITH_FEATURES, features=train_set.features)

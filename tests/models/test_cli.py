@@ -148,7 +148,7 @@ def test_evaluate_cli_tta_averages_the_face_and_its_mirror(
     output = tmp_path / "tta.npz"
     argv = [str(trained / "model.keras"), str(features_file), "-o", str(output), "--tta"]
     assert evaluate_cli.main(argv) == 0
-    assert "with mirror test-time augmentation" in capsys.readouterr().out
+    assert "with flip test-time augmentation" in capsys.readouterr().out
     val = feature_set.select("PublicTest")
     model = load_model(trained / "model.keras")
     images, features = mirror_batch(val.images, val.features)
@@ -156,6 +156,15 @@ def test_evaluate_cli_tta_averages_the_face_and_its_mirror(
     expected = (predict_proba(model, val) + mirrored) / 2
     np.testing.assert_allclose(load_predictions(output).probabilities, expected, atol=1e-5)
     assert not np.allclose(mirrored, predict_proba(model, val), atol=1e-3)
+    # mirror images at three zooms
+    argv = [*argv[:3], str(tmp_path / "multiscale.npz"), "--tta-multiscale"]
+    assert evaluate_cli.main(argv) == 0
+    assert "with multiscale test-time augmentation" in capsys.readouterr().out
+    np.testing.assert_allclose(
+        load_predictions(tmp_path / "multiscale.npz").probabilities,
+        predict_proba(model, val, tta="multiscale"),
+        atol=1e-5,
+    )
 
 
 def test_train_cli_goes_on_from_a_trained_run(trained, features_file, tmp_path, capsys):

@@ -163,8 +163,10 @@ def test_the_command_teaches_on_augmented_views(features_file, feature_set, tmp_
     with np.load(out / "teacher.npz") as saved:
         assert saved["probabilities"].shape == (2 * faces, 7)
         np.testing.assert_array_equal(saved["ids"], np.tile(saved["ids"][:faces], 2))
-    views = json.loads((out / "distill.json").read_text())["teacher"]["views"]
+    teacher = json.loads((out / "distill.json").read_text())["teacher"]
+    views = teacher["views"]
     assert views["count"] == 2 and views["augment"]["flip"] is False
+    assert teacher["tta"] is True  # --teacher-tta alone: flip, written as before
     assert views["augment"]["rotation"] > 0  # the recipe's warps go into the views
     # the student only mirrors the views: the flip-averaging teacher answers both alike
     augment = json.loads((out / "config.json").read_text())["training"]["augment"]
@@ -172,7 +174,8 @@ def test_the_command_teaches_on_augmented_views(features_file, feature_set, tmp_
     assert augment["rotation"] == augment["zoom"] == augment["erase"] == 0
     # without flip averaging the mirrors go into the views, and the student adds nothing
     assert distill_cli.main([*argv, "--no-teacher-tta", "--overwrite"]) == 0
-    assert json.loads((out / "distill.json").read_text())["teacher"]["views"]["augment"]["flip"]
+    teacher = json.loads((out / "distill.json").read_text())["teacher"]
+    assert teacher["views"]["augment"]["flip"] and teacher["tta"] is False
     augment = json.loads((out / "config.json").read_text())["training"]["augment"]
     assert augment["mode"] == "none"
 

@@ -24,17 +24,9 @@ from emonet.models import (
     predict_proba,
     save_model,
 )
-from tests.models.conftest import TINY
+from tests.models.conftest import TINY, WITH_FEATURES
 
-WITH_FEATURES = ModelConfig(
-    "compact", use_features=True, backbone_options=TINY, feature_units=(16,), head_units=(16,)
-)
 PIXELS_ONLY = ModelConfig("compact", use_features=False, backbone_options=TINY, head_units=(16,))
-
-
-@pytest.fixture(scope="module")
-def features_model(train_set):
-    return build_model(WITH_FEATURES, features=train_set.features)
 
 
 @pytest.fixture(scope="module")

@@ -80,6 +80,19 @@ def test_save_preset_checks_and_reads_back(tiny_models, tmp_path):
     folder = save_preset(tmp_path / "p", paths[:1], description="one", metrics={"a": 1})
     config = load_preset_config(folder)
     assert config["members"] == [paths[0].name] and config["metrics"] == {"a": 1}
+    assert config["tta"] == "none"
+    # a test-time augmentation is kept by name; the booleans of older presets read as names
+    save_preset(folder, paths[:1], tta="multiscale")
+    assert json.loads((folder / "preset.json").read_text())["tta"] == "multiscale"
+    assert load_preset_config(folder)["tta"] == "multiscale"
+    for written, read in ((True, "flip"), (False, "none"), ("ten-crop", None)):
+        document = json.loads((folder / "preset.json").read_text())
+        (folder / "preset.json").write_text(json.dumps({**document, "tta": written}))
+        if read is None:
+            with pytest.raises(ValueError, match="preset.json: tta: expected"):
+                load_preset_config(folder)
+        else:
+            assert load_preset_config(folder)["tta"] == read
     (folder / paths[0].name).unlink()
     with pytest.raises(ValueError, match="names missing files"):
         load_preset_config(folder)

@@ -96,16 +96,18 @@ def test_json_of_an_image_and_a_video_with_annotations(inputs, tiny_models, tmp_
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 2
 
 
-def test_own_models_and_ensemble(inputs, tiny_models, capsys):
+@pytest.mark.parametrize("tta", ["--tta", "--tta-multiscale", "--no-tta"])
+def test_own_models_and_ensemble(inputs, tiny_models, capsys, tta):
     folder, _ = inputs
+    # the flag before the path: it takes no value, so the path stays a path
     status, out, _ = _run(
         capsys,
+        tta,
         folder / "astronaut.jpg",
         "--models",
         *tiny_models["paths"],
         "--ensemble",
         tiny_models["ensemble"],
-        "--tta",
     )
     assert status == 0 and "face 0" in out
 

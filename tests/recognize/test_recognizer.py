@@ -26,7 +26,7 @@ def test_preset_folder_loads_members_weights_and_tta(recognizer, tiny_models):
     np.testing.assert_allclose(
         recognizer.weights_, tiny_models["weights"] / tiny_models["weights"].sum()
     )
-    assert recognizer.tta_ is True
+    assert recognizer.tta_ == "flip"  # the preset's True
     assert [m.emonet_info.uses_features for m in recognizer.models_] == [False, True]
 
 
@@ -114,6 +114,21 @@ def test_predict_crops_weighs_members_as_the_ensemble(recognizer, val_faces):
     with_tta = recognizer.predict_crops(images, tta=True)
     assert not np.allclose(with_tta, combined, atol=1e-4)
     assert with_tta.shape == (16, 7) and mirrored.shape == (16, 7)
+    np.testing.assert_allclose(recognizer.predict_crops(images, tta="flip"), with_tta, atol=1e-6)
+    # mirror images at three zooms: each member's own multi-scale average, weighed
+    multiscale = recognizer.predict_crops(images, tta="multiscale")
+    singles = [
+        Recognizer(models=[model], tta="multiscale").predict_crops(images)
+        for model in recognizer.models_
+    ]
+    expected = sum(w * p for w, p in zip(recognizer.weights_, singles, strict=True))
+    np.testing.assert_allclose(multiscale, expected / expected.sum(1, keepdims=True), atol=1e-5)
+    assert not np.allclose(multiscale, with_tta, atol=1e-4)
+
+
+def test_a_bad_tta_is_refused_before_the_models_load(tiny_models):
+    with pytest.raises(ValueError, match="tta: expected True, False or one of"):
+        Recognizer(models=["nowhere.keras"], tta="mirror")
 
 
 def test_features_are_computed_only_for_members_that_read_them(
