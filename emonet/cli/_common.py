@@ -125,7 +125,6 @@ def add_tta_options(
     follows it), the last given winning; ``prefix`` names them ``--PREFIX-tta`` and so
     on. ``default`` ``None`` leaves the choice to the models (a preset's setting)."""
     name = f"--{prefix}-tta" if prefix else "--tta"
-    unset = "none of the three: the preset's setting" if default is None else ""
     options = {
         name: ("flip", f"{who} and its mirror image, averaged"),
         f"{name}-multiscale": (
@@ -137,8 +136,8 @@ def add_tta_options(
     for option, (mode, text) in options.items():
         if mode == default:
             text += " (the default)"
-        elif mode == "flip" and unset:
-            text += f" ({unset})"
+        elif mode == "flip" and default is None:
+            text += " (none of the three: the preset's setting)"
         parser.add_argument(
             option, dest=dest, action="store_const", const=mode, default=default, help=text
         )
