@@ -5,7 +5,8 @@ Training faces' features in seconds; its PublicTest probabilities join those of 
 network members, and differential evolution learns the weights. The evidence is the
 weight the features member receives and the cross-validated ensemble with and without it:
 
-    python bench/features_member.py runs/fer2013.h5 emonet/pretrained/default/*.keras
+    python bench/features_member.py runs/fer2013.h5 runs/gpu_wide_s52/model.keras \
+        runs/gpu_adamw_s55/model.keras
 
 Variants of the features: as extracted (landmarks in crop pixels, then HOG), landmarks
 normalised for position and scale (centred on their mean, divided by the eye distance),

@@ -1,7 +1,8 @@
 """Package trained runs as a bundled preset, with the figures of its model card.
 
 For each run folder: the model is saved again with emonet's record (its ModelConfig and
-the features file's settings; no optimizer state), its PublicTest probabilities are
+the features file's settings; no optimizer state), with --quantize replaced by its int8
+copy (a .tflite file, calibrated on 512 Training faces), its PublicTest probabilities are
 predicted (with the test-time augmentation of --tta: mirror averaging unless told
 otherwise), then the ensemble weights are learned
 on PublicTest by differential evolution, cross-validated, and the preset folder is written:
@@ -29,7 +30,7 @@ import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix
 
 from emonet import LABELS
-from emonet._choices import TTA_MODES
+from emonet._choices import QUANTIZATIONS, TTA_MODES
 from emonet._plotting import plot_confusion_matrix
 from emonet._tensorflow import import_tensorflow
 
@@ -37,7 +38,14 @@ import_tensorflow()  # quietly, before the imports below load it
 
 from emonet.ensemble import WeightedEnsemble, cross_validate_ensemble  # noqa: E402
 from emonet.features import load_features  # noqa: E402
-from emonet.models import ModelConfig, load_model, predict_proba, save_model  # noqa: E402
+from emonet.models import (  # noqa: E402
+    ModelConfig,
+    load_lite_model,
+    load_model,
+    predict_proba,
+    quantize_model,
+    save_model,
+)
 from emonet.recognize import save_preset  # noqa: E402
 
 
@@ -52,12 +60,18 @@ def main() -> int:
         "--tta", choices=TTA_MODES, default="flip", help="the preset's test-time augmentation"
     )
     parser.add_argument("--no-tta", dest="tta", action="store_const", const="none")
+    parser.add_argument(
+        "--quantize",
+        choices=QUANTIZATIONS,
+        help="ship each member's quantized .tflite copy instead of its .keras file",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the weight search")
     parser.add_argument("--confusion-png", help="also draw the ensemble's confusion matrix")
     args = parser.parse_args()
 
     val = load_features(args.features, usage="PublicTest")
     print(f"PublicTest: {len(val):,} faces; test-time augmentation: {args.tta}")
+    train = load_features(args.features, usage="Training") if args.quantize else None
     probabilities, members, member_rows = [], [], []
     staging = Path(tempfile.mkdtemp(prefix="emonet-preset-"))
     for run in map(Path, args.runs):
@@ -71,6 +85,20 @@ def main() -> int:
             feature_config=val,
         )
         model = load_model(member)
+        parameters = int(model.count_params())
+        float_accuracy = None
+        if args.quantize:
+            float_proba = predict_proba(model, val, tta=args.tta)
+            float_accuracy = float(np.mean(float_proba.argmax(1) == val.labels))
+            lite = quantize_model(
+                model,
+                train.images,
+                train.features if model_config.use_features else None,
+                quantization=args.quantize,
+            )
+            member.unlink()
+            member = lite.save(member.with_suffix(".tflite"))
+            model = load_lite_model(member)
         start = time.perf_counter()
         proba = predict_proba(model, val, tta=args.tta)
         seconds = time.perf_counter() - start
@@ -85,13 +113,16 @@ def main() -> int:
             "best_epoch": results.get("best_epoch"),
             "train_minutes": round(results.get("seconds", 0) / 60, 1),
             "publictest_accuracy": accuracy,
+            "publictest_accuracy_float": float_accuracy,
             "publictest_accuracy_plain": float(results.get("validation_accuracy", np.nan)),
-            "parameters": int(model.count_params()),
+            "quantization": args.quantize,
+            "parameters": parameters,
             "file_mb": round(member.stat().st_size / 2**20, 2),
         }
+        quantized = f" {args.quantize}, {float_accuracy:.2%} in float;" if args.quantize else ""
         print(
             f"  {run.name}: {accuracy:.2%} ({'no' if args.tta == 'none' else args.tta} "
-            "test-time augmentation; "
+            f"test-time augmentation;{quantized} "
             f"{row['publictest_accuracy_plain']:.2%} plain at training), "
             f"{row['parameters']:,} parameters, {row['file_mb']} MB, predicted in {seconds:.1f} s"
         )

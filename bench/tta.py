@@ -4,7 +4,8 @@ Each model's PublicTest probabilities are averaged over the views of each scheme
 view with its mirror image, as ``tta="flip"`` reads them), and with several models the
 5-fold cross-validated accuracy of their differential-evolution weights is printed too:
 
-    python bench/tta.py runs/fer2013.h5 emonet/pretrained/default/*.keras
+    python bench/tta.py runs/fer2013.h5 runs/gpu_wide_s52/model.keras \
+        runs/gpu_adamw_s55/model.keras
 
 Schemes: ``flip`` (what ``tta=True`` reads), ``shift4`` (the face and four shifts of 2
 pixels), ``shift8`` (and the four diagonal shifts), ``zoom`` (the zooms of

@@ -36,6 +36,10 @@ PRECISIONS: tuple[str | None, ...] = (None, "bfloat16", "float16")
 #: its mirror image, or mirrored at three zooms (``emonet.models.TTA_SCALES``).
 TTA_MODES: tuple[str, ...] = ("none", "flip", "multiscale")
 
+#: Post-training quantizations of ``emonet.models.quantize_model``: weights and
+#: activations in int8, or the weights only.
+QUANTIZATIONS: tuple[str, ...] = ("int8", "weights")
+
 
 def tta_mode(tta: bool | str | None) -> str:
     """The name of a test-time augmentation: one of :data:`TTA_MODES`.

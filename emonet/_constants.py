@@ -41,3 +41,8 @@ def hog_cells_per_axis(
 
 HOG_FEATURES: int = hog_cells_per_axis() ** 2 * HOG_ORIENTATIONS  # 18 * 18 * 8 = 2592
 FEATURE_SIZE: int = LANDMARK_FEATURES + HOG_FEATURES  # 136 + 2592 = 2728
+
+#: File name endings of a model: Keras' (float, trainable) and LiteRT's (quantized,
+#: ``emonet.models.quantize_model``).
+KERAS_SUFFIX: str = ".keras"
+LITE_SUFFIX: str = ".tflite"

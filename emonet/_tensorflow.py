@@ -38,7 +38,7 @@ def import_tensorflow() -> None:
     if os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0":
         _import()
         return
-    with _quiet_stderr():
+    with quiet_stderr():
         _import()
 
 
@@ -54,7 +54,7 @@ def _import() -> None:
 
 
 @contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
+def quiet_stderr() -> Iterator[None]:
     """Drop what the block writes to file descriptor 2; show it if the block fails."""
     sys.stderr.flush()
     with tempfile.TemporaryFile() as captured:

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from emonet._constants import USAGES
+from emonet._constants import KERAS_SUFFIX, LITE_SUFFIX, USAGES
 from emonet._tensorflow import import_tensorflow
 from emonet.cli._common import CommandParser, add_tta_options, run
 
@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
             "per-class precision / recall / F1 and draw the confusion matrix."
         ),
     )
-    parser.add_argument("model", help="model.keras written by emonet-train")
+    parser.add_argument(
+        "model", help="model.keras written by emonet-train, or a .tflite of emonet-quantize"
+    )
     parser.add_argument("features", help="the .h5 features file")
     parser.add_argument(
         "--usage",
@@ -51,8 +53,11 @@ def _check_arguments(args: argparse.Namespace) -> None:
     model = Path(args.model)
     if not model.is_file():
         raise FileNotFoundError(f"{model}: no such model file")
-    if model.suffix != ".keras":
-        raise ValueError(f"{model}: expected a .keras model file written by emonet-train")
+    if model.suffix not in (KERAS_SUFFIX, LITE_SUFFIX):
+        raise ValueError(
+            f"{model}: expected a .keras model file written by emonet-train or a .tflite "
+            "file written by emonet-quantize"
+        )
     if not Path(args.features).is_file():
         raise FileNotFoundError(f"{args.features}: no such features file")
     output = Path(args.output)
@@ -68,6 +73,7 @@ def _main(args: argparse.Namespace) -> int:
     from emonet.features import load_features
     from emonet.models import (
         evaluate_predictions,
+        load_lite_model,
         load_model,
         plot_confusion_matrix,
         predict_proba,
@@ -75,7 +81,7 @@ def _main(args: argparse.Namespace) -> int:
     from emonet.predictions import save_predictions
 
     output = Path(args.output)
-    model = load_model(args.model)
+    model = (load_lite_model if args.model.endswith(LITE_SUFFIX) else load_model)(args.model)
     data = load_features(args.features, usage=None if args.usage == "all" else args.usage)
     if len(data) == 0:
         raise ValueError(f"{args.features}: no faces of usage {args.usage!r}")

@@ -62,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_tta_options(how, default=None, who="read each face")
     how.add_argument("--preset", default="default", help="bundled preset or preset folder")
     how.add_argument(
-        "--models", nargs="+", metavar="MODEL", help="your own run folders or .keras files"
+        "--models",
+        nargs="+",
+        metavar="MODEL",
+        help="your own run folders, .keras or .tflite (emonet-quantize) files",
     )
     how.add_argument("--ensemble", metavar="JSON", help="ensemble.json of emonet-fit-ensemble")
     how.add_argument("--detector", choices=DETECTORS, default="hog")

@@ -4,6 +4,7 @@ the confusion matrix (drawn by :func:`emonet._plotting.plot_confusion_matrix`)."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -15,11 +16,14 @@ from emonet.models._fusion import FACE_INPUT, FEATURES_INPUT, model_inputs
 from emonet.models._saving import ModelInfo, check_feature_settings
 from emonet.models._tta import tta_mode, tta_views
 
+if TYPE_CHECKING:
+    from emonet.models._lite import LiteModel
+
 __all__ = ["Evaluation", "evaluate_predictions", "predict_faces", "predict_proba"]
 
 
 def predict_faces(
-    model: keras.Model,
+    model: keras.Model | LiteModel,
     images: np.ndarray,
     features: np.ndarray | None = None,
     batch_size: int = 256,
@@ -32,8 +36,9 @@ def predict_faces(
 
     Parameters
     ----------
-    model : keras.Model
-        A model of :func:`build_model` (or loaded by :func:`load_model`).
+    model : keras.Model or LiteModel
+        A model of :func:`build_model` (or loaded by :func:`load_model`), or its int8
+        copy (:func:`quantize_model`, :func:`load_lite_model`).
     images : (N, 48, 48) uint8 array_like
         Grayscale faces, as :func:`emonet.features.crop_faces` gives them (a trailing
         channel axis of 1 is accepted).
@@ -122,7 +127,10 @@ def predict_faces(
 
 
 def predict_proba(
-    model: keras.Model, data: FeatureSet, batch_size: int = 256, tta: bool | str = False
+    model: keras.Model | LiteModel,
+    data: FeatureSet,
+    batch_size: int = 256,
+    tta: bool | str = False,
 ) -> np.ndarray:
     """Class probabilities of every face of a feature set.
 
@@ -131,8 +139,9 @@ def predict_proba(
 
     Parameters
     ----------
-    model : keras.Model
-        A model of :func:`build_model` (or loaded by :func:`load_model`).
+    model : keras.Model or LiteModel
+        A model of :func:`build_model` (or loaded by :func:`load_model`), or its int8
+        copy (:func:`quantize_model`, :func:`load_lite_model`).
     data : FeatureSet
         Faces, and features when the model takes them. For a model of
         :func:`load_model`, features made with other HOG settings than it was trained
@@ -184,6 +193,8 @@ def _check_faces(images: np.ndarray) -> np.ndarray:
 
 def _feature_width(model: keras.Model) -> int | None:
     """Width of the model's features input; ``None`` if it reads none."""
+    if not isinstance(model, keras.Model):  # a LiteModel says it
+        return model.feature_width
     if FEATURES_INPUT not in model_inputs(model):
         return None
     inputs = model.inputs if isinstance(model.inputs, list) else [model.inputs]
@@ -194,6 +205,8 @@ def _feature_width(model: keras.Model) -> int | None:
 
 
 def _num_outputs(model: keras.Model) -> int:
+    if not isinstance(model, keras.Model):
+        return model.num_classes
     return int(model.outputs[0].shape[-1])
 
 

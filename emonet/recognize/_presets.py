@@ -1,6 +1,7 @@
 """Bundled models, named as keras-hub names its presets: a folder per preset.
 
-A preset folder holds ``preset.json``, one ``.keras`` file per member model and, for
+A preset folder holds ``preset.json``, one model file per member (``.keras``, or the
+quantized ``.tflite`` of :func:`emonet.models.quantize_model`) and, for
 several members, the ``ensemble.json`` of ``emonet-fit-ensemble``. The bundled ones live
 in ``emonet/pretrained/`` (package data); any folder of the same layout can be loaded.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from emonet._choices import tta_mode
+from emonet._constants import KERAS_SUFFIX, LITE_SUFFIX
 from emonet._io import atomic_write_text
 
 __all__ = ["list_presets", "preset_path", "save_preset", "load_preset_config"]
@@ -105,7 +107,7 @@ def load_preset_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
         )
     members = config.get("members")
     if not isinstance(members, list) or not members:
-        raise ValueError(f"{path}: 'members' must list at least one .keras file")
+        raise ValueError(f"{path}: 'members' must list at least one model file")
     files = [*members, *([config["ensemble"]] if config.get("ensemble") else [])]
     missing = [name for name in files if not (folder / str(name)).is_file()]
     if missing:
@@ -137,7 +139,9 @@ def save_preset(
     folder : str or path-like
         The preset folder to write (``emonet/pretrained/NAME`` to bundle it).
     members : list of paths
-        ``.keras`` files of :func:`emonet.models.save_model` (or ``emonet-train``).
+        ``.keras`` files of :func:`emonet.models.save_model` (or ``emonet-train``), or
+        ``.tflite`` files of :func:`emonet.models.quantize_model` (or
+        ``emonet-quantize``).
     ensemble : path, optional
         An ``ensemble.json`` of ``emonet-fit-ensemble`` whose models are ``members``, in
         that order. Required for more than one member.
@@ -164,8 +168,10 @@ def save_preset(
     names = []
     for member in members:
         member = Path(member)
-        if member.suffix != ".keras":
-            raise ValueError(f"{member}: a preset member must be a .keras model file")
+        if member.suffix not in (KERAS_SUFFIX, LITE_SUFFIX):
+            raise ValueError(
+                f"{member}: a preset member must be a {KERAS_SUFFIX} or {LITE_SUFFIX} model file"
+            )
         target = folder / member.name
         if target.name in names:
             raise ValueError(f"two members are named {target.name}; rename one")

@@ -10,12 +10,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from emonet._constants import FACE_SIZE, LABELS
+from emonet._constants import FACE_SIZE, KERAS_SUFFIX, LABELS, LITE_SUFFIX
 from emonet.ensemble import WeightedEnsemble
 from emonet.features import FeatureExtractor, FeatureSet, align_faces, detect_faces
 from emonet.models import (
+    LiteModel,
     ModelInfo,
     check_feature_settings,
+    load_lite_model,
     load_model,
     predict_faces,
     tta_mode,
@@ -43,8 +45,9 @@ class Recognizer:
     preset : str or path-like, default="default"
         A name of :func:`emonet.list_presets` or a preset folder. Ignored when
         ``models`` is given.
-    models : list of paths or keras.Model, optional
-        A user's own models: ``emonet-train`` run folders, ``.keras`` files, or models.
+    models : list of paths, keras.Model or LiteModel, optional
+        A user's own models: ``emonet-train`` run folders, ``.keras`` files, quantized
+        ``.tflite`` files (``emonet-quantize``), or models.
     ensemble : path or WeightedEnsemble, optional
         The ``ensemble.json`` of ``emonet-fit-ensemble`` for ``models``, in their order;
         default equal weights.
@@ -66,7 +69,7 @@ class Recognizer:
 
     Attributes
     ----------
-    models_ : list of keras.Model
+    models_ : list of keras.Model or LiteModel
         The member models, each with its ``emonet_info``.
     weights_ : ndarray of shape (n_models,)
         Their weights in the average.
@@ -485,6 +488,8 @@ def _check_crops(images: Any) -> np.ndarray:
 def _load_member(item: Any):
     import keras
 
+    if isinstance(item, LiteModel):
+        return item
     if isinstance(item, keras.Model):
         if not hasattr(item, "emonet_info"):
             raise ValueError(
@@ -495,7 +500,12 @@ def _load_member(item: Any):
     path = Path(item)
     if path.is_dir():
         path = path / "model.keras"
-    return load_model(path)
+    if path.suffix not in (KERAS_SUFFIX, LITE_SUFFIX):
+        raise ValueError(
+            f"{path}: expected an emonet-train run folder, a .keras model file or a .tflite "
+            "file of emonet-quantize"
+        )
+    return load_lite_model(path) if path.suffix == LITE_SUFFIX else load_model(path)
 
 
 def _member_weights(ensemble: Any, n_models: int) -> np.ndarray:

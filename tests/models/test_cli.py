@@ -1,4 +1,4 @@
-"""emonet-train and emonet-evaluate on a small real features file."""
+"""emonet-train, emonet-evaluate and emonet-quantize on a small real features file."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from emonet import _choices
 from emonet.cli import evaluate as evaluate_cli
+from emonet.cli import quantize as quantize_cli
 from emonet.cli import train as train_cli
 from emonet.predictions import load_predictions
 
@@ -256,7 +257,7 @@ def test_unknown_variant_is_refused_by_argparse(features_file, capsys):
 
 
 def test_help_is_quick_and_quiet():
-    for module in ("emonet.cli.train", "emonet.cli.evaluate"):
+    for module in ("emonet.cli.train", "emonet.cli.evaluate", "emonet.cli.quantize"):
         done = _run("-m", module, "--help")
         assert done.returncode == 0 and done.stdout.startswith("usage: emonet-")
         assert done.stderr == ""
@@ -274,12 +275,22 @@ def test_help_is_quick_and_quiet():
         ),
         ("evaluate", ["missing.keras", "{features}", "-o", "p.npz"], "no such model file"),
         ("evaluate", ["{features}", "{features}", "-o", "p.npz"], "expected a .keras model"),
+        ("quantize", ["missing.keras", "{features}"], "no such model file"),
+        ("quantize", ["{model}", "{features}", "-o", "m.lite"], "ending in .tflite, got m.lite"),
+        (
+            "quantize",
+            ["{model}", "{features}", "-o", "m.tflite", "--calibration-faces", "0"],
+            "--calibration-faces must be >= 1, got 0",
+        ),
+        ("quantize", ["{model}", "missing.h5"], "missing.h5: no such features file"),
     ],
 )
 def test_bad_arguments_are_refused_before_tensorflow_is_imported(
-    command, argv, message, features_file
+    command, argv, message, features_file, tmp_path
 ):
-    argv = [a.format(features=features_file) for a in argv]
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"checked for existence only")
+    argv = [a.format(features=features_file, model=model) for a in argv]
     done = _python(
         "import sys\n"
         f"from emonet.cli.{command} import main\n"
@@ -326,22 +337,78 @@ def test_choices_come_from_the_library():
     assert choices["optimizer"] == _choices.OPTIMIZERS
     assert choices["lr_schedule"] == _choices.LR_SCHEDULES
     assert choices["monitor"] == _choices.MONITORS
+    from emonet.models import QUANTIZATIONS
+
+    assert QUANTIZATIONS is _choices.QUANTIZATIONS
+    quantize_choices = {
+        action.dest: tuple(action.choices)
+        for action in quantize_cli.build_parser()._actions
+        if action.choices
+    }
+    assert quantize_choices["quantization"] == QUANTIZATIONS
 
 
 def test_the_choices_module_is_light():
     done = _python(
         "import sys, emonet._choices, emonet.cli.train, emonet.cli.evaluate\n"
+        "import emonet.cli.quantize\n"
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
     assert done.stdout.split() == ["False", "False"], done.stderr
 
 
 def test_start_up_output_is_dropped_or_shown_when_the_import_fails(capfd):
-    from emonet._tensorflow import _quiet_stderr
+    from emonet._tensorflow import quiet_stderr
 
-    with _quiet_stderr():
+    with quiet_stderr():
         os.write(2, b"noise\n")
-    with pytest.raises(RuntimeError), _quiet_stderr():
+    with pytest.raises(RuntimeError), quiet_stderr():
         os.write(2, b"why it failed\n")
         raise RuntimeError
     assert capfd.readouterr().err == "why it failed\n"
+
+
+def test_quantize_cli_writes_the_int8_copy_and_scores_both(
+    trained, feature_set, features_file, tmp_path, capsys
+):
+    from emonet.models import load_lite_model, load_model, predict_proba
+
+    # a run folder: its model.keras, the copy beside it
+    assert quantize_cli.main([str(trained), str(features_file), "--calibration-faces", "64"]) == 0
+    out = capsys.readouterr().out
+    written = trained / "model.tflite"
+    assert out.startswith(f"wrote {written}: int8, ")
+    assert "calibrated on 64 Training faces" in out
+    lite = load_lite_model(written)
+    assert lite.quantization == "int8" and lite.emonet_info.uses_features
+    val = feature_set.select("PublicTest")
+    for network, name in (
+        (load_model(trained / "model.keras"), "model.keras"),
+        (lite, "model.tflite"),
+    ):
+        accuracy = np.mean(predict_proba(network, val).argmax(1) == val.labels)
+        assert f"PublicTest accuracy: {accuracy:.2%} {name}" in out
+    assert "the same label for" in out and "of the 84 faces" in out
+    # emonet-evaluate reads it as it reads a .keras file
+    output = tmp_path / "lite.npz"
+    assert evaluate_cli.main([str(written), str(features_file), "-o", str(output), "--tta"]) == 0
+    predictions = load_predictions(output)
+    assert predictions.model_name == "compact_features"
+    np.testing.assert_allclose(
+        predictions.probabilities, predict_proba(lite, val, tta="flip"), atol=1e-6
+    )
+    # finished work is not overwritten unless asked
+    assert quantize_cli.main([str(trained), str(features_file)]) == 2
+    assert "model.tflite exists; pass --overwrite" in capsys.readouterr().err
+    weights = tmp_path / "w.tflite"
+    argv = [str(trained / "model.keras"), str(features_file), "-o", str(weights)]
+    assert quantize_cli.main([*argv, "--quantization", "weights"]) == 0
+    assert load_lite_model(weights).quantization == "weights"
+
+
+def test_quantize_keeps_the_converter_s_log_out(trained, features_file, tmp_path):
+    output = tmp_path / "q.tflite"
+    done = _run("-m", "emonet.cli.quantize", str(trained), str(features_file), "-o", str(output))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"wrote {output}")
+    assert done.stderr == ""

@@ -84,3 +84,39 @@ def test_recognizer_and_commands_on_jax_without_tensorflow(
         rtol=1e-4,
         atol=1e-6,
     )
+
+
+LITE_SCRIPT = """
+    import json, sys
+    import numpy as np
+    import keras
+    from emonet.models import load_model, quantize_model
+    from emonet.recognize import Recognizer
+    faces = np.load(sys.argv[1])
+    probabilities = Recognizer("fast").predict_crops(faces).tolist()
+    try:
+        quantize_model(load_model(sys.argv[2]), faces)
+        refused = ""
+    except RuntimeError as error:
+        refused = str(error)
+    print(json.dumps({"backend": keras.backend.backend(),
+                      "tensorflow": "tensorflow" in sys.modules,
+                      "probabilities": probabilities, "refused": refused}))
+"""
+
+
+@pytest.mark.slow
+def test_quantized_presets_run_on_jax_and_quantizing_asks_for_tensorflow(
+    tiny_models, val_faces, tmp_path
+):
+    faces = val_faces[0][:24]
+    np.save(tmp_path / "faces.npy", faces)
+    report = run_under(
+        "jax", LITE_SCRIPT, tmp_path / "faces.npy", tiny_models["paths"][0], tmp_path=tmp_path
+    )
+    assert report["backend"] == "jax" and not report["tensorflow"]
+    # LiteRT runs the int8 network, whichever Keras backend is loaded: the same numbers
+    np.testing.assert_allclose(
+        report["probabilities"], Recognizer("fast").predict_crops(faces), atol=1e-6
+    )
+    assert report["refused"].startswith("quantize_model needs Keras' TensorFlow backend")

@@ -186,6 +186,43 @@ def test_own_models_with_and_without_ensemble(tiny_models, val_faces):
         Recognizer(models=paths[:1], ensemble=tiny_models["ensemble"])
 
 
+def test_quantized_members_load_from_tflite_files_and_presets(tiny_models, val_faces, tmp_path):
+    from emonet.models import LiteModel, load_model, predict_faces, quantize_model
+    from emonet.recognize import save_preset
+
+    images = val_faces[0]
+    lite_paths = [
+        quantize_model(load_model(path), images).save(tmp_path / f"{path.stem}.tflite")
+        for path in tiny_models["paths"]
+    ]
+    preset = save_preset(
+        tmp_path / "lite", lite_paths, tiny_models["ensemble"], tta="flip", description="int8"
+    )
+    recognizer = Recognizer(preset)
+    assert all(isinstance(model, LiteModel) for model in recognizer.models_)
+    assert [m.emonet_info.uses_features for m in recognizer.models_] == [False, True]
+    # each member as predict_faces reads it (the two-branch one with the crops' features),
+    # weighed as the ensemble says
+    features = FeatureExtractor().transform(images[:16])
+    singles = [
+        predict_faces(model, images[:16], features, tta="flip") for model in recognizer.models_
+    ]
+    expected = sum(w * p for w, p in zip(recognizer.weights_, singles, strict=True))
+    np.testing.assert_allclose(
+        recognizer.predict_crops(images[:16]), expected / expected.sum(1, keepdims=True), atol=1e-5
+    )
+    # and close to the float members they were made from
+    floats = Recognizer(tiny_models["preset"]).predict_crops(images[:16], tta="flip")
+    assert np.abs(recognizer.predict_crops(images[:16]) - floats).max() < 0.05
+    # the files themselves, and the objects, as members
+    assert isinstance(Recognizer(models=lite_paths[:1]).models_[0], LiteModel)
+    assert Recognizer(models=recognizer.models_[:1]).models_[0] is recognizer.models_[0]
+    with pytest.raises(ValueError, match=r"x.onnx: a preset member must be a .keras or .tflite"):
+        save_preset(tmp_path / "bad", [tmp_path / "x.onnx"])
+    with pytest.raises(ValueError, match=r"x.onnx: expected an emonet-train run folder, a .keras"):
+        Recognizer(models=[tmp_path / "x.onnx"])
+
+
 def test_unknown_preset_and_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="unknown preset 'nope'"):
         Recognizer("nope")
