@@ -79,7 +79,7 @@ def _main(args: argparse.Namespace) -> int:
     model_path, output = _paths(args)
     import_tensorflow()
     from emonet.features import load_features
-    from emonet.models import load_model, predict_proba, quantize_model
+    from emonet.models import evaluate_predictions, load_model, predict_proba, quantize_model
 
     model = load_model(model_path)
     data = load_features(args.features, usage=["Training", "PublicTest"])
@@ -108,10 +108,9 @@ def _main(args: argparse.Namespace) -> int:
     how = "" if args.tta == "none" else f", {args.tta} test-time augmentation"
     labels = {}
     for name, network in ((model_path.name, model), (output.name, lite)):
-        labels[name] = predict_proba(network, subset, tta=args.tta).argmax(axis=1)
-        accuracy = float(
-            np.mean(labels[name][subset.labels >= 0] == subset.labels[subset.labels >= 0])
-        )
+        probabilities = predict_proba(network, subset, tta=args.tta)
+        labels[name] = probabilities.argmax(axis=1)
+        accuracy = evaluate_predictions(probabilities, subset.labels).accuracy
         print(f"PublicTest accuracy{how}: {accuracy:.2%} {name}")
     same = float(np.mean(labels[model_path.name] == labels[output.name]))
     print(f"the same label for {same:.1%} of the {len(subset):,} faces")
