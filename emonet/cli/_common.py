@@ -30,6 +30,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from emonet.data import DataError
@@ -170,6 +171,90 @@ def describe_error(error: BaseException) -> str:
             what += "; free some space and run the command again"
         return one_line(f"{where}: {what}")
     return one_line(str(error) or type(error).__name__)
+
+
+def check_output_file(path: str | os.PathLike[str], option: str, overwrite: bool) -> Path:
+    """Check, before the work, that a command can write the file ``path``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file the option names.
+    option : str
+        The option, for the message (``"--csv"``).
+    overwrite : bool
+        Whether an existing file may be replaced (``--overwrite``).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    IsADirectoryError, FileExistsError, NotADirectoryError, PermissionError
+        If ``path`` is a folder or no regular file, exists without ``overwrite``, lies
+        under a file, or in a folder that cannot be written: one line naming it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from emonet.cli._common import check_output_file
+    >>> photo = Path(tempfile.mkdtemp()) / "photo.jpg"
+    >>> _ = photo.write_bytes(b"")
+    >>> check_output_file(photo / "faces.csv", "--csv", overwrite=True)
+    Traceback (most recent call last):
+    ...
+    NotADirectoryError: --csv .../photo.jpg/faces.csv: .../photo.jpg is a file, not a folder
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{option} {path}: a folder, not a file; name a file")
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+        if not path.is_file():
+            raise FileExistsError(f"{option} {path}: not a regular file; name another file")
+    _check_folder(path.parent, option, path)
+    return path
+
+
+def check_output_folder(path: str | os.PathLike[str], option: str) -> Path:
+    """Check, before the work, that a command can write files into the folder ``path``
+    (made if missing).
+
+    Raises
+    ------
+    NotADirectoryError, PermissionError
+        If ``path`` or a folder above it is a file, or the folder cannot be written.
+    """
+    path = Path(path)
+    _check_folder(path, option, path)
+    return path
+
+
+def _check_folder(folder: Path, option: str, target: Path) -> None:
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(f"{option} {target}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"{option} {target}: cannot write into {existing}")
+
+
+def printable_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as text any UTF-8 file or terminal takes: the bytes of a file name that
+    are no UTF-8 (``os.fsdecode`` keeps them as surrogates) written as ``\\xNN``.
+
+    Examples
+    --------
+    >>> import os
+    >>> from emonet.cli._common import printable_path
+    >>> printable_path(os.fsdecode(b"photos/bad\\xff.jpg"))
+    'photos/bad\\\\xff.jpg'
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def one_line(message: object) -> str:

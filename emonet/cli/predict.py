@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import csv
 import dataclasses
 import io
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from emonet._image import IMAGE_EXTENSIONS
-from emonet._io import atomic_write_text
+from emonet._io import atomic_path, atomic_write_text
 from emonet._tensorflow import import_tensorflow
-from emonet.cli._common import CommandParser, add_tta_options, run
+from emonet.cli._common import (
+    CommandParser,
+    add_tta_options,
+    check_output_file,
+    check_output_folder,
+    printable_path,
+    run,
+)
 from emonet.features import DETECTORS
 
 #: Files read as videos (frame by frame); the others of IMAGE_EXTENSIONS as photos.
@@ -52,10 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--annotate",
         metavar="DIR",
-        help="write annotated images (box, label, probability bars) into DIR; for a "
-        "video, an annotated video and a PNG of the expressions over time",
+        help="write annotated images (box, label, probability bars) into DIR, named by "
+        "their path from the folder that holds all inputs ('/' made '__'); for a video, "
+        "an annotated video and a PNG of the expressions over time",
     )
-    out.add_argument("--overwrite", action="store_true", help="replace an existing --csv FILE")
+    out.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --csv FILE and annotated files (never an input)",
+    )
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     how = parser.add_argument_group("recognition")
     how.add_argument("--every", type=int, default=1, metavar="N", help="every N-th video frame")
@@ -80,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 def collect_inputs(paths: list[str]) -> tuple[list[Path], list[str]]:
     """The image and video files named by ``paths`` (folders searched recursively).
 
-    Returns the files in a stable order and the messages of paths that were skipped.
+    Returns the files in a stable order, each once, and the messages of paths that were
+    skipped.
 
     Raises
     ------
@@ -106,7 +122,76 @@ def collect_inputs(paths: list[str]) -> tuple[list[Path], list[str]]:
                 )
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
-    return files, skipped
+    # a file named twice (itself and its folder, or through a link) is read once
+    unique = {_same_file_key(path): path for path in reversed(files)}
+    return [path for path in files if unique[_same_file_key(path)] is path], skipped
+
+
+def annotation_paths(files: list[Path], folder: str | os.PathLike[str]) -> dict[Path, list[Path]]:
+    """Where ``--annotate`` writes the annotated copies of ``files``, before the work.
+
+    A file's copies are named by its path from the folder that holds all the inputs,
+    its parts joined by ``__``, with the suffix of the copy: ``.png`` for a photo,
+    ``.mp4`` and ``.timeline.png`` for a video (``a/x/y/z.jpg`` and ``b/x/y/z.jpg`` give
+    ``a__x__y__z.png`` and ``b__x__y__z.png``). Where that name is another input's too
+    (``p.jpg`` and ``p.png``) or is an input itself (``me.png`` annotated into its own
+    folder), the file's own suffix stays in the name: ``p.jpg.png``, ``p.png.png``.
+
+    Returns
+    -------
+    dict
+        ``{input: [its output paths]}``.
+
+    Raises
+    ------
+    ValueError
+        If two inputs still share an output, or an output would replace an input.
+    """
+    if not files:
+        return {}
+    folder = Path(folder)
+    absolute = {path: Path(os.path.abspath(path)) for path in files}
+    root = Path(os.path.commonpath([str(path.parent) for path in absolute.values()]))
+    inputs = {_same_file_key(path): path for path in files}
+
+    def outputs(path: Path, keep_suffix: bool) -> list[Path]:
+        parts = absolute[path].relative_to(root).parts
+        name = "__".join((*parts[:-1], parts[-1] if keep_suffix else absolute[path].stem))
+        endings = (".mp4", ".timeline.png") if _is_video(path) else (".png",)
+        return [folder / (name + ending) for ending in endings]
+
+    def clashes(plan: dict[Path, list[Path]]) -> dict[Path, str]:
+        owners = collections.Counter(_same_file_key(o) for outs in plan.values() for o in outs)
+        found = {}
+        for path, outs in plan.items():
+            for out in outs:
+                key = _same_file_key(out)
+                if key in inputs:
+                    found[path] = f"would replace the input {printable_path(inputs[key])}"
+                elif owners[key] > 1:
+                    found[path] = f"would share the name {printable_path(out.name)}"
+        return found
+
+    plan = {path: outputs(path, keep_suffix=False) for path in files}
+    for path in clashes(plan):
+        plan[path] = outputs(path, keep_suffix=True)
+    left = clashes(plan)
+    if left:
+        path, what = next(iter(left.items()))
+        raise ValueError(
+            f"--annotate {printable_path(folder)}: the annotated copy of "
+            f"{printable_path(path)} {what}; choose another folder"
+        )
+    return plan
+
+
+def _same_file_key(path: Path) -> Path:
+    # links followed, so that two names of one file compare equal
+    return Path(os.path.realpath(path))
+
+
+def _is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -123,8 +208,36 @@ def _check_args(args: argparse.Namespace) -> None:
             raise FileNotFoundError(f"{model}: no such model file or run folder")
     if args.ensemble and not Path(args.ensemble).is_file():
         raise FileNotFoundError(f"{args.ensemble}: no such ensemble file")
-    if args.csv and Path(args.csv).exists() and not args.overwrite:
-        raise FileExistsError(f"{args.csv} exists; pass --overwrite to replace it")
+    if args.csv:
+        check_output_file(args.csv, "--csv", args.overwrite)
+    if args.annotate:
+        check_output_folder(args.annotate, "--annotate")
+
+
+def _check_outputs(args: argparse.Namespace, files: list[Path]) -> dict[Path, list[Path]]:
+    """Every file the run will write, checked before the work: never an input, never an
+    existing file without --overwrite. Returns the annotated copies' paths per input."""
+    plan = annotation_paths(files, args.annotate) if args.annotate else {}
+    inputs = {_same_file_key(path) for path in files}
+    outputs = {_same_file_key(out): out for outs in plan.values() for out in outs}
+    if args.csv:
+        csv_key = _same_file_key(Path(args.csv))
+        if csv_key in inputs:
+            raise ValueError(f"--csv {args.csv} is one of the inputs; name another file")
+        if csv_key in outputs:
+            raise ValueError(f"--csv {args.csv} is also an annotated copy; name another file")
+    for out in outputs.values():
+        if out.exists() or out.is_symlink():
+            if not args.overwrite:
+                raise FileExistsError(
+                    f"{printable_path(out)} exists; pass --overwrite to replace it"
+                )
+            if not out.is_file():
+                raise FileExistsError(
+                    f"--annotate: {printable_path(out)} exists and is no regular file; "
+                    "choose another folder"
+                )
+    return plan
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -132,6 +245,7 @@ def _main(args: argparse.Namespace) -> int:
     files, skipped = collect_inputs(args.paths)
     for message in skipped:
         _warn(f"skipped {message}")
+    annotated = _check_outputs(args, files)
     import_tensorflow()
     from emonet.recognize import ROW_COLUMNS, Recognizer
 
@@ -148,27 +262,29 @@ def _main(args: argparse.Namespace) -> int:
     annotate_dir = Path(args.annotate) if args.annotate else None
     rows: list[dict[str, Any]] = []
     documents: list[dict[str, Any]] = []
-    photos = [f for f in files if f.suffix.lower() not in VIDEO_EXTENSIONS]
-    videos = [f for f in files if f.suffix.lower() in VIDEO_EXTENSIONS]
+    photos = [f for f in files if not _is_video(f)]
+    videos = [f for f in files if _is_video(f)]
     n_skipped = len(skipped)
 
     for path, faces, image in _photo_results(recognizer, photos, args.quiet):
         if faces is None:
             n_skipped += 1
             continue
-        documents.append({"source": str(path), "faces": [f.to_dict() for f in faces]})
-        new_rows = [face.to_row(str(path), face=i) for i, face in enumerate(faces)]
+        # a file name that is no UTF-8 is written with its odd bytes as \xNN
+        source = printable_path(path)
+        documents.append({"source": source, "faces": [f.to_dict() for f in faces]})
+        new_rows = [face.to_row(source, face=i) for i, face in enumerate(faces)]
         rows += new_rows
         if not args.json:
-            _print_rows(new_rows, str(path))
-        if annotate_dir is not None:
+            _print_rows(new_rows, source)
+        if annotated:
             from emonet.recognize import annotate, save_image
 
-            save_image(annotate(image, faces), annotate_dir / _annotated_name(path, ".png"))
+            save_image(annotate(image, faces), annotated[path][0])
 
     for path in videos:
         try:
-            document, new_rows = _video(recognizer, path, args, annotate_dir)
+            document, new_rows = _video(recognizer, path, args, annotated.get(path))
         except ValueError as error:
             _warn(f"skipped {error}")
             n_skipped += 1
@@ -222,65 +338,73 @@ def _photo_results(recognizer, photos: list[Path], quiet: bool) -> Iterator[tupl
     bar.close()
 
 
-def _video(recognizer, path: Path, args: argparse.Namespace, annotate_dir: Path | None):
+def _video(recognizer, path: Path, args: argparse.Namespace, outputs: list[Path] | None):
+    """The JSON document and CSV rows of one video; with ``outputs`` (the annotated
+    video and its timeline) both written, each atomically."""
     from tqdm import tqdm
 
     from emonet.recognize import annotate, plot_timeline, video_info
 
+    source = printable_path(path)
     info = video_info(path)
     total = -(-info["frames"] // args.every) if info["frames"] > 0 else None
-    writer = None
     frames, rows = [], []
-    bar = tqdm(total=total, unit="frame", desc=path.name, disable=args.quiet, file=sys.stderr)
-    try:
-        for frame in recognizer.predict_video(
-            path, args.every, keep_images=annotate_dir is not None
-        ):
-            new_rows = frame.to_rows(str(path))
+    with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(
+            tqdm(
+                total=total,
+                unit="frame",
+                desc=printable_path(path.name),
+                disable=args.quiet,
+                file=sys.stderr,
+            )
+        )
+        writer = None
+        for frame in recognizer.predict_video(path, args.every, keep_images=outputs is not None):
+            new_rows = frame.to_rows(source)
             rows += new_rows
             # kept for the JSON and the timeline, without the image: memory stays flat
             frames.append(dataclasses.replace(frame, image=None))
             if not args.json:
                 bar.clear()
-                _print_rows(new_rows, f"{path} frame {frame.index}", quiet_empty=True)
-            if annotate_dir is not None:
-                writer = writer or _video_writer(
-                    annotate_dir / _annotated_name(path, ".mp4"), info, args.every, frame.image
-                )
+                _print_rows(new_rows, f"{source} frame {frame.index}", quiet_empty=True)
+            if outputs is not None:
+                if writer is None:
+                    # written beside the video under a temporary name and moved onto it
+                    # when complete: a run that stops leaves no half-written video
+                    temporary = stack.enter_context(atomic_path(outputs[0], suffix=".mp4"))
+                    writer = _video_writer(temporary, outputs[0], info, args.every, frame)
+                    stack.callback(writer.release)
                 import cv2
 
                 writer.write(cv2.cvtColor(annotate(frame.image, frame.faces), cv2.COLOR_RGB2BGR))
             bar.update(1)
-    finally:
-        bar.close()
-        if writer is not None:
-            writer.release()
-    if annotate_dir is not None and frames:
-        plot_timeline(frames, annotate_dir / _annotated_name(path, ".timeline.png"), path.name)
+    if outputs is not None and frames:
+        plot_timeline(frames, outputs[1], printable_path(path.name))
     document = {
-        "source": str(path),
+        "source": source,
         "video": {"fps": info["fps"], "frames": info["frames"], "every": args.every},
         "frames": [frame.to_dict() for frame in frames],
     }
     return document, rows
 
 
-def _video_writer(path: Path, info: dict, every: int, first):
+def _video_writer(temporary: Path, target: Path, info: dict, every: int, first):
     import cv2
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     fps = info["fps"] / every if info["fps"] > 0 else 10.0
-    height, width = first.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    height, width = first.image.shape[:2]
+    try:
+        name = str(temporary).encode("utf-8").decode("utf-8")
+    except UnicodeEncodeError:  # OpenCV crashes on the surrogates of such a name
+        raise ValueError(
+            f"{printable_path(target)}: OpenCV cannot write a file whose path is not UTF-8; "
+            "choose another --annotate folder or rename the video"
+        ) from None
+    writer = cv2.VideoWriter(name, cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
     if not writer.isOpened():
-        raise ValueError(f"{path}: OpenCV cannot write this video")
+        raise ValueError(f"{printable_path(target)}: OpenCV cannot write this video")
     return writer
-
-
-def _annotated_name(path: Path, suffix: str) -> str:
-    # the relative path flattened, so files of the same name in two folders stay apart
-    parts = [p for p in path.with_suffix("").parts if p not in ("/", "..", ".")]
-    return "__".join(parts[-3:]) + suffix
 
 
 def _print_rows(rows: list[dict[str, Any]], where: str, quiet_empty: bool = False) -> None:

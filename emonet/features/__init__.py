@@ -5,26 +5,49 @@ This subpackage never imports TensorFlow, so extraction starts fast.
 """
 
 from emonet.features._extractor import FeatureExtractor
-from emonet.features._faces import DETECTORS, align_faces, crop_faces, detect_faces
+from emonet.features._faces import (
+    DETECTORS,
+    Detector,
+    align_faces,
+    check_detection,
+    crop_faces,
+    detect_faces,
+)
 from emonet.features._hog import BLOCK_NORMS, sliding_hog, sliding_hog_reference
 from emonet.features._landmarks import LANDMARK_PARTS, extract_landmarks
 from emonet.features._pipeline import ExtractionReport, extract_to_file
 from emonet.features._store import FeatureSet, load_features, save_features
+from emonet.features._template import (
+    FaceTemplate,
+    box_transform,
+    face_template,
+    make_face_template,
+    template_transform,
+    warp_face,
+)
 
 __all__ = [
     "BLOCK_NORMS",
     "DETECTORS",
+    "Detector",
     "ExtractionReport",
+    "FaceTemplate",
     "LANDMARK_PARTS",
     "FeatureExtractor",
     "FeatureSet",
     "align_faces",
+    "box_transform",
+    "check_detection",
     "crop_faces",
     "detect_faces",
     "extract_landmarks",
     "extract_to_file",
+    "face_template",
     "load_features",
+    "make_face_template",
     "save_features",
     "sliding_hog",
     "sliding_hog_reference",
+    "template_transform",
+    "warp_face",
 ]

@@ -2,54 +2,111 @@
 
 from __future__ import annotations
 
-import cv2
+from collections.abc import Callable
+from numbers import Integral, Real
+from typing import Any
+
 import numpy as np
 
 from emonet._constants import FACE_SIZE, NUM_LANDMARKS
 from emonet._image import to_grayscale_uint8
 from emonet.features._dlib_models import cnn_face_detector, face_detector
-from emonet.features._landmarks import LANDMARK_PARTS, extract_landmarks
+from emonet.features._landmarks import extract_landmarks
+from emonet.features._template import MAX_ROLL, template_transform, warp_face
 
 #: Detectors of :func:`detect_faces`: dlib's HOG + linear SVM, and its CNN (MMOD).
 DETECTORS: tuple[str, ...] = ("hog", "cnn")
-#: Default lowest detection score kept, per detector. dlib's HOG detector reports weak
-#: false faces with scores near 0 (on the astronaut photo's suit: -0.015 and -0.008 at
-#: 1x and 2x, 0.17 when its colours are read in the wrong order), against 0.9-1.5 for her
-#: face, also shrunk to 40 px; the CNN's confidences of real faces are near 1.
-DEFAULT_MIN_SCORES: dict[str, float] = {"hog": 0.3, "cnn": 0.3}
+#: A detector of one's own: called with the photo (``(H, W)`` gray or ``(H, W, 3)`` RGB
+#: uint8), it returns face boxes ``(K, 4)`` ``(left, top, right, bottom)``, or
+#: ``(boxes, scores)``.
+Detector = Callable[[np.ndarray], Any]
+#: Default lowest detection score kept, per detector. The HOG detector's was chosen on
+#: data (docs/recognize.md): the lowest threshold, in steps of 0.1, that keeps no false
+#: face on real photos. On the faceless photos of ``bench/photos.py`` (50 synthetic, 18
+#: real) nothing scored above -0.4, but the astronaut's mission patch scores up to 0.10
+#: (JPEG qualities 60-95, mirrored, at 1x and 2x) and 0.17 when an RGB photo is read as
+#: BGR. On the benchmark's hard photos it keeps 50% of the faces at 94% precision, against
+#: 46% at the former 0.3. The CNN's confidences of real faces are near 1.
+DEFAULT_MIN_SCORES: dict[str, float] = {"hog": 0.2, "cnn": 0.3}
+#: Most pixels a photo may have once upsampled for detection (dlib's HOG detector holds
+#: several float copies of it: 2 GB at 5x on a 512x512 photo).
+MAX_DETECTION_PIXELS: int = 4096 * 4096
 # Past this many pixels on the long side, an automatic second pass at double size
 # (four times the cost) is not worth it: faces too small to find at 1x are rare there.
 _AUTO_UPSAMPLE_MAX_SIDE = 1000
+# Smallest side the CNN detector is given (smaller photos are padded).
+_CNN_MIN_SIDE = 128
+
+
+def check_detection(
+    detector: str | Detector = "hog", upsample: int | None = 1, min_score: float | None = None
+) -> float | None:
+    """Check the detection settings of :func:`detect_faces` without running a detector.
+
+    Returns
+    -------
+    float or None
+        The lowest score kept: ``min_score``, or the detector's default (None for a
+        callable detector, whose boxes are all kept unless ``min_score`` is given).
+
+    Raises
+    ------
+    ValueError
+        If a setting is not one :func:`detect_faces` takes, saying which.
+
+    Examples
+    --------
+    >>> from emonet.features import check_detection
+    >>> check_detection("hog", None)
+    0.2
+    """
+    if not callable(detector) and detector not in DETECTORS:
+        raise ValueError(
+            f"detector must be one of {DETECTORS} or a callable returning boxes, got {detector!r}"
+        )
+    if upsample is not None and (
+        isinstance(upsample, bool) or not isinstance(upsample, Integral) or upsample < 0
+    ):
+        raise ValueError(f"upsample must be None or an integer >= 0, got {upsample!r}")
+    if min_score is not None:
+        if isinstance(min_score, bool) or not isinstance(min_score, Real):
+            raise ValueError(f"min_score must be a number, got {min_score!r}")
+        if not np.isfinite(min_score):
+            raise ValueError(f"min_score must be a finite number, got {min_score!r}")
+        return float(min_score)
+    return None if callable(detector) else DEFAULT_MIN_SCORES[detector]
 
 
 def detect_faces(
     image: np.ndarray,
     upsample: int | None = 1,
     *,
-    detector: str = "hog",
+    detector: str | Detector = "hog",
     min_score: float | None = None,
     return_scores: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Find frontal faces with one of dlib's detectors.
+    """Find frontal faces with one of dlib's detectors, or with one of your own.
 
     Parameters
     ----------
     image : (H, W) or (H, W, 3) ndarray
-        A photo; colour is converted to grayscale (OpenCV's BGR order).
+        A photo, uint8; dlib's detectors read its grayscale (OpenCV's BGR order).
     upsample : int or None, default=1
         Times the image is doubled in size before detection; each finds smaller faces
         (about 80 px at 0, 40 px at 1) at four times the cost. ``None``: detect at the
         photo's size, and double it only when nothing was found and the photo is at most
-        1,000 px on its long side.
-    detector : {"hog", "cnn"}, default="hog"
-        dlib's HOG detector (about 15 ms on a 512x512 photo on one CPU core), or its CNN
+        1,000 px on its long side. Refused when the doubled photo would exceed
+        :data:`MAX_DETECTION_PIXELS`. Ignored by a callable detector.
+    detector : {"hog", "cnn"} or callable, default="hog"
+        dlib's HOG detector (about 15 ms on a 512x512 photo on one CPU core), its CNN
         detector (``mmod_human_face_detector.dat``: finds faces that are partly covered
-        or turned, but takes 1-2 s a photo on a CPU).
+        or turned, but takes 1-2 s a photo on a CPU), or a function of the photo that
+        returns boxes ``(K, 4)`` or ``(boxes, scores)`` (:data:`Detector`).
     min_score : float, optional
         Lowest score kept: the SVM margin for ``"hog"``, the confidence for ``"cnn"``.
-        Default :data:`DEFAULT_MIN_SCORES` (0.3 for both).
+        Default :data:`DEFAULT_MIN_SCORES`; a callable's boxes are all kept by default.
     return_scores : bool, default=False
-        Also return the scores.
+        Also return the scores (NaN where a callable gave boxes only).
 
     Returns
     -------
@@ -65,27 +122,70 @@ def detect_faces(
     >>> detect_faces(np.zeros((64, 64), np.uint8)).shape
     (0, 4)
     >>> from skimage import data
-    >>> boxes, scores = detect_faces(data.astronaut(), upsample=0, return_scores=True)
+    >>> photo = data.astronaut()[:, :, ::-1]  # RGB to OpenCV's BGR order
+    >>> boxes, scores = detect_faces(photo, upsample=0, return_scores=True)
     >>> boxes.tolist(), bool(scores[0] > 1)
     ([[179, 83, 266, 170]], True)
+    >>> detect_faces(data.astronaut(), detector=lambda photo: [[10, 10, 60, 60]]).tolist()
+    [[10, 10, 60, 60]]
     """
-    if detector not in DETECTORS:
-        raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
-    if upsample is not None and (int(upsample) != upsample or upsample < 0):
-        raise ValueError(f"upsample must be None or an integer >= 0, got {upsample!r}")
-    threshold = DEFAULT_MIN_SCORES[detector] if min_score is None else float(min_score)
-    gray = to_grayscale_uint8(image)
-    if upsample is None:
-        boxes, scores = _detect(gray, 0, detector, threshold)
-        if len(boxes) == 0 and max(gray.shape) <= _AUTO_UPSAMPLE_MAX_SIDE:
-            boxes, scores = _detect(gray, 1, detector, threshold)
+    threshold = check_detection(detector, upsample, min_score)
+    if callable(detector):
+        boxes, scores = _user_boxes(detector(image), detector)
     else:
-        boxes, scores = _detect(gray, int(upsample), detector, threshold)
+        gray = to_grayscale_uint8(image)
+        if upsample is None:
+            boxes, scores = _detect(gray, 0, detector, threshold)
+            if (
+                len(boxes) == 0
+                and max(gray.shape) <= _AUTO_UPSAMPLE_MAX_SIDE
+                and _fits(gray.shape, 1)
+            ):
+                boxes, scores = _detect(gray, 1, detector, threshold)
+        else:
+            if not _fits(gray.shape, upsample):
+                raise ValueError(
+                    f"upsample={upsample} makes this {gray.shape[1]}x{gray.shape[0]} photo "
+                    f"{gray.shape[1] << upsample}x{gray.shape[0] << upsample} pixels, over "
+                    f"the {MAX_DETECTION_PIXELS:,} that detection takes; pass a smaller "
+                    "upsample"
+                )
+            boxes, scores = _detect(gray, int(upsample), detector, threshold)
+    if threshold is not None and len(boxes):
+        # NaN scores (a callable's boxes without scores) are kept
+        keep = ~(scores < threshold)
+        boxes, scores = boxes[keep], scores[keep]
     if len(boxes):
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         order = np.argsort(-area, kind="stable")
         boxes, scores = boxes[order], scores[order]
     return (boxes, scores) if return_scores else boxes
+
+
+def _fits(shape: tuple[int, ...], upsample: int) -> bool:
+    return (shape[0] << upsample) * (shape[1] << upsample) <= MAX_DETECTION_PIXELS
+
+
+def _user_boxes(found: Any, detector: Detector) -> tuple[np.ndarray, np.ndarray]:
+    """The boxes and scores of a callable detector's answer, checked."""
+    name = getattr(detector, "__name__", type(detector).__name__)
+    scores = None
+    if isinstance(found, tuple) and len(found) == 2:
+        found, scores = found
+    boxes = np.asarray(found if found is not None else [], dtype=np.float64)
+    if boxes.size == 0:
+        return np.empty((0, 4), np.int64), np.empty(0, np.float32)
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or not np.isfinite(boxes).all():
+        raise ValueError(
+            f"detector {name} must return finite boxes of shape (K, 4) (left, top, right, "
+            f"bottom), or (boxes, scores); got shape {boxes.shape}"
+        )
+    if scores is None:
+        scores = np.full(len(boxes), np.nan, np.float32)
+    scores = np.asarray(scores, np.float32).reshape(-1)
+    if scores.shape != (len(boxes),):
+        raise ValueError(f"detector {name} returned {len(boxes)} boxes but {scores.size} scores")
+    return np.round(boxes).astype(np.int64), scores
 
 
 def _detect(
@@ -96,6 +196,11 @@ def _detect(
         rects, scores, _ = face_detector().run(gray, upsample, min(threshold, 0.0))
         pairs = list(zip(rects, scores, strict=True))
     else:
+        # the CNN cannot take an image smaller than its receptive field (dlib fails, and
+        # may corrupt its heap): pad on the right and bottom, which moves no box
+        short = max(0, _CNN_MIN_SIDE - gray.shape[0]), max(0, _CNN_MIN_SIDE - gray.shape[1])
+        if any(short):
+            gray = np.pad(gray, ((0, short[0]), (0, short[1])))
         pairs = [(d.rect, d.confidence) for d in cnn_face_detector()(gray, upsample)]
     pairs = [(r, s) for r, s in pairs if s >= threshold]
     boxes = np.array([(r.left(), r.top(), r.right(), r.bottom()) for r, _ in pairs], np.int64)
@@ -106,13 +211,18 @@ def align_faces(
     image: np.ndarray,
     boxes: np.ndarray,
     size: int = FACE_SIZE,
-    margin: float = 0.25,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Locate the landmarks of faces in a photo, and cut each face out with its eyes level.
+    *,
+    max_roll: float = MAX_ROLL,
+    return_transforms: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Locate the landmarks of faces in a photo, and cut each out framed as FER2013's.
 
-    Each face is rotated about its box centre so that the eyes (means of landmarks
-    36-41 and 42-47) are level, and a square of the box's side plus ``margin`` on each
-    side is resampled to ``size`` pixels, which frames it like a FER2013 face.
+    Each face's 68 landmarks are mapped onto the FER2013 face template (the median
+    landmark positions of FER2013's Training crops, :func:`face_template`) by a
+    similarity transform (:func:`template_transform`): the face is scaled and placed as
+    the networks saw faces in training, and its roll beyond ``max_roll`` degrees turned
+    away. A face whose landmarks cannot be trusted is framed from its box instead
+    (:func:`box_transform`).
 
     Parameters
     ----------
@@ -122,14 +232,20 @@ def align_faces(
         Face boxes ``(left, top, right, bottom)``, e.g. of :func:`detect_faces`.
     size : int, default=48
         Side of the output faces.
-    margin : float, default=0.25
-        Extra context on each side, as a fraction of the box side.
+    max_roll : float, default=10.0
+        Head roll left as it is, in degrees; 0 levels the eyes of every face.
+    return_transforms : bool, default=False
+        Also return each face's transform from photo to crop pixels.
 
     Returns
     -------
     faces : (K, size, size) ndarray of uint8
     landmarks : (K, 68, 2) ndarray of float32
         dlib's 68 points of each face, in the photo's pixel coordinates.
+    transforms : (K, 2, 3) ndarray of float64
+        Only with ``return_transforms=True``: :func:`cv2.warpAffine` matrices, photo
+        pixels to crop pixels (invert one with :func:`cv2.invertAffineTransform` to map
+        a crop back onto the photo).
 
     Examples
     --------
@@ -142,33 +258,29 @@ def align_faces(
     gray = to_grayscale_uint8(image)
     boxes = np.asarray(boxes, np.int64).reshape(-1, 4)
     faces = np.empty((len(boxes), size, size), dtype=np.uint8)
-    if len(boxes) == 0:
-        return faces, np.empty((0, NUM_LANDMARKS, 2), np.float32)
-    landmarks = extract_landmarks([gray] * len(boxes), boxes)
+    transforms = np.empty((len(boxes), 2, 3), np.float64)
+    landmarks = (
+        extract_landmarks([gray] * len(boxes), boxes)
+        if len(boxes)
+        else np.empty((0, NUM_LANDMARKS, 2), np.float32)
+    )
     for i, (box, points) in enumerate(zip(boxes, landmarks, strict=True)):
-        right_eye = points[LANDMARK_PARTS["right_eye"]].mean(axis=0)
-        left_eye = points[LANDMARK_PARTS["left_eye"]].mean(axis=0)
-        dx, dy = left_eye - right_eye
-        angle = np.degrees(np.arctan2(dy, dx))
-        centre = ((box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0)
-        side = max(box[2] - box[0], box[3] - box[1]) * (1.0 + 2.0 * margin)
-        matrix = cv2.getRotationMatrix2D(centre, float(angle), size / side)
-        matrix[:, 2] += (size / 2.0 - centre[0], size / 2.0 - centre[1])
-        faces[i] = cv2.warpAffine(
-            gray, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
-        )
-    return faces, landmarks
+        transforms[i], _ = template_transform(points, box, size=size, max_roll=max_roll)
+        faces[i] = warp_face(gray, transforms[i], size)
+    return (faces, landmarks, transforms) if return_transforms else (faces, landmarks)
 
 
 def crop_faces(
     image: np.ndarray,
     boxes: np.ndarray | None = None,
     size: int = FACE_SIZE,
-    margin: float = 0.25,
     largest_only: bool = False,
-    upsample: int = 1,
+    upsample: int | None = None,
+    *,
+    detector: str | Detector = "hog",
+    min_score: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Align and crop faces from a photo as square grayscale faces.
+    """Find the faces of a photo and cut each out framed as FER2013's.
 
     Detects the faces (:func:`detect_faces`) unless ``boxes`` are given, then aligns
     and crops each (:func:`align_faces`).
@@ -182,11 +294,9 @@ def crop_faces(
         not given.
     size : int, optional
         Side of the output faces.
-    margin : float, optional
-        Extra context on each side, as a fraction of the box side.
     largest_only : bool, optional
         Keep only the largest face.
-    upsample : int, optional
+    upsample, detector, min_score
         Passed to :func:`detect_faces`.
 
     Returns
@@ -203,10 +313,10 @@ def crop_faces(
     >>> faces.shape
     (1, 48, 48)
     """
-    gray = to_grayscale_uint8(image)
-    boxes = detect_faces(gray, upsample) if boxes is None else np.asarray(boxes, np.int64)
-    boxes = boxes.reshape(-1, 4)
+    if boxes is None:
+        boxes = detect_faces(image, upsample, detector=detector, min_score=min_score)
+    boxes = np.asarray(boxes, np.int64).reshape(-1, 4)
     if largest_only:
         boxes = boxes[:1]
-    faces, _ = align_faces(gray, boxes, size=size, margin=margin)
+    faces, _ = align_faces(image, boxes, size=size)
     return faces, boxes

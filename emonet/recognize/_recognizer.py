@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,16 @@ import cv2
 import numpy as np
 
 from emonet._constants import FACE_SIZE, KERAS_SUFFIX, LABELS, LITE_SUFFIX
+from emonet._image import ImageError, decode_image, to_uint8
 from emonet.ensemble import WeightedEnsemble
-from emonet.features import FeatureExtractor, FeatureSet, align_faces, detect_faces
+from emonet.features import (
+    Detector,
+    FeatureExtractor,
+    FeatureSet,
+    align_faces,
+    check_detection,
+    detect_faces,
+)
 from emonet.models import (
     LiteModel,
     ModelInfo,
@@ -49,16 +58,22 @@ class Recognizer:
         A user's own models: ``emonet-train`` run folders, ``.keras`` files, quantized
         ``.tflite`` files (``emonet-quantize``), or models.
     ensemble : path or WeightedEnsemble, optional
-        The ``ensemble.json`` of ``emonet-fit-ensemble`` for ``models``, in their order;
-        default equal weights.
-    detector : {"hog", "cnn"}, default="hog"
-        dlib's HOG detector (fast) or its CNN detector (finds more faces, 1-2 s a photo
-        on a CPU), see :func:`emonet.features.detect_faces`.
+        The ``ensemble.json`` of ``emonet-fit-ensemble`` for ``models``; default equal
+        weights. Its model names are matched to the members' (a file's name without
+        suffix, a run folder's name, or the model's own name), in any order; an
+        ensemble of other models is refused. An ensemble fitted without names
+        (``model_0``, ``model_1``, ...) is taken in the members' order.
+    detector : {"hog", "cnn"} or callable, default="hog"
+        dlib's HOG detector (fast), its CNN detector (1-2 s a photo on a CPU), or a
+        function of the photo (RGB or gray uint8) that returns face boxes ``(K, 4)`` or
+        ``(boxes, scores)``; see :func:`emonet.features.detect_faces`. Boxes can also be
+        given per call, to :meth:`predict`.
     upsample : int or None, default=None
         Times a photo is doubled before detection; ``None`` doubles it only when no face
         was found at its own size (faces down to about 40 px then).
     min_score : float, optional
-        Lowest detection score kept; default 0.3 (see :func:`emonet.features.detect_faces`).
+        Lowest detection score kept; default the detector's
+        (:data:`emonet.features.DEFAULT_MIN_SCORES`).
     tta : bool or {"none", "flip", "multiscale"}, optional
         Test-time augmentation (:func:`emonet.models.tta_views`): also read each face's
         mirror image and average (``True`` or ``"flip"``: twice the network work), or
@@ -99,7 +114,7 @@ class Recognizer:
         *,
         models: Sequence[Any] | None = None,
         ensemble: PathLike | WeightedEnsemble | None = None,
-        detector: str = "hog",
+        detector: str | Detector = "hog",
         upsample: int | None = None,
         min_score: float | None = None,
         tta: bool | str | None = None,
@@ -113,13 +128,10 @@ class Recognizer:
         self.min_score = min_score
         self.tta = tta
         self.batch_size = batch_size
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         tta_mode(tta)  # checked before the models load
-        # checks the detector's arguments now rather than on the first photo
-        detect_faces(
-            np.zeros((8, 8), np.uint8), upsample=upsample, detector=detector, min_score=min_score
-        )
+        check_detection(detector, upsample, min_score)
         if models is None:
             folder = preset_path(preset)
             self.preset_ = load_preset_config(folder)
@@ -134,7 +146,7 @@ class Recognizer:
         if not paths:
             raise ValueError("models must name at least one model")
         self.models_ = [_load_member(item) for item in paths]
-        self.weights_ = _member_weights(ensemble, len(self.models_))
+        self.weights_ = _member_weights(ensemble, self.models_, paths)
         self.tta_ = tta_mode(default_tta if tta is None else tta)
 
     # ------------------------------------------------------------------ crops
@@ -144,8 +156,10 @@ class Recognizer:
 
         Parameters
         ----------
-        images : (N, 48, 48) or (48, 48) array of uint8
-            Faces framed as FER2013's (e.g. by :func:`emonet.features.align_faces`).
+        images : (N, 48, 48) or (48, 48) array
+            Faces framed as FER2013's (e.g. by :func:`emonet.features.align_faces`);
+            uint8, or values mapped to it by the rule photos follow (floats in [0, 1]
+            times 255, 16-bit data by its bit depth: :func:`read_photo`).
         tta : bool or {"none", "flip", "multiscale"}, optional
             Test-time augmentation; default the recognizer's, ``tta_``.
 
@@ -153,6 +167,12 @@ class Recognizer:
         -------
         (N, 7) ndarray of float32
             Probabilities in the order of :data:`emonet.LABELS`; rows sum to 1.
+
+        Raises
+        ------
+        ValueError
+            If the crops are not 48x48, or hold values no photo holds (floats outside
+            [0, 1] such as 0-255 floats, NaN, negative numbers).
 
         Examples
         --------
@@ -237,30 +257,46 @@ class Recognizer:
     # ------------------------------------------------------------------ photos
 
     def detect(
-        self, photo: np.ndarray | PathLike
+        self, photo: np.ndarray | PathLike, boxes: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Find and align the faces of one photo, without the networks.
+
+        Parameters
+        ----------
+        photo : array or path
+            As for :meth:`predict`.
+        boxes : (K, 4) array_like, optional
+            The faces' boxes ``(left, top, right, bottom)``, found by the recognizer's
+            detector when not given.
 
         Returns
         -------
         boxes : (K, 4) int64
         scores : (K,) float32
+            The detector's scores; NaN for boxes given.
         landmarks : (K, 68, 2) float32, in the photo's pixels
-        crops : (K, 48, 48) uint8
+        crops : (K, 48, 48) uint8, framed as FER2013's faces
+            (:func:`emonet.features.align_faces`)
         """
-        gray = to_gray(read_photo(photo))
-        boxes, scores = detect_faces(
-            gray,
-            upsample=self.upsample,
-            detector=self.detector,
-            min_score=self.min_score,
-            return_scores=True,
-        )
-        crops, landmarks = align_faces(gray, boxes)
-        return boxes, scores, landmarks, crops
+        image = read_photo(photo)
+        if boxes is None:
+            found, scores = detect_faces(
+                image if callable(self.detector) else to_gray(image),
+                upsample=self.upsample,
+                detector=self.detector,
+                min_score=self.min_score,
+                return_scores=True,
+            )
+        else:
+            found = _check_boxes(boxes, image.shape)
+            scores = np.full(len(found), np.nan, np.float32)
+        crops, landmarks = align_faces(to_gray(image), found)
+        return found, scores, landmarks, crops
 
     def predict(
-        self, images: np.ndarray | PathLike | Sequence[np.ndarray | PathLike]
+        self,
+        images: np.ndarray | PathLike | Sequence[np.ndarray | PathLike],
+        boxes: np.ndarray | Sequence[np.ndarray] | None = None,
     ) -> list[Face] | list[list[Face]]:
         """The faces of a photo (or of each photo of a list) and their expressions.
 
@@ -268,8 +304,11 @@ class Recognizer:
         ----------
         images : array, path, or a list of them
             A photo as an array (``(H, W)`` gray or ``(H, W, 3)`` RGB, as scikit-image
-            and Pillow give them; uint8, or float in [0, 1]) or an image file, or a list
-            of photos (or a 4-D array).
+            and Pillow give them; values as :func:`read_photo` takes them) or an image
+            file (``str``, ``bytes`` or path-like), or a list of photos (or a 4-D array).
+        boxes : (K, 4) array_like, or a list of them per photo, optional
+            Face boxes ``(left, top, right, bottom)`` found by other means: the faces
+            are aligned from them, and the detector is not run.
 
         Returns
         -------
@@ -280,11 +319,23 @@ class Recognizer:
         Raises
         ------
         ValueError
-            If a file cannot be read as an image, naming it.
+            If a file cannot be read as an image, or an array cannot be a photo, naming
+            it.
+        FileNotFoundError, IsADirectoryError
+            If a path names no file, or a folder.
         """
         single = _is_single_photo(images)
-        photos = [images] if single else list(images)
-        found = [self.detect(photo) for photo in photos]
+        photos = [images] if single else _photo_list(images)
+        if boxes is None:
+            per_photo: list[Any] = [None] * len(photos)
+        else:
+            per_photo = [boxes] if single else list(boxes)
+            if len(per_photo) != len(photos):
+                raise ValueError(
+                    f"boxes must hold one (K, 4) array per photo: {len(per_photo)} for "
+                    f"{len(photos)} photos"
+                )
+        found = [self.detect(photo, box) for photo, box in zip(photos, per_photo, strict=True)]
         crops = [crops for *_, crops in found]
         probabilities = self.predict_crops(
             np.concatenate(crops) if crops else np.empty((0, FACE_SIZE, FACE_SIZE), np.uint8)
@@ -329,19 +380,29 @@ class Recognizer:
         keep_images : bool, default=False
             Put each frame (RGB) into :attr:`FrameResult.image`, e.g. to annotate it.
 
-        Yields
-        ------
-        FrameResult
-            Frame index, time in seconds (index / the video's frame rate) and faces.
+        Returns
+        -------
+        iterator of FrameResult
+            Frame index, time in seconds (index / the video's frame rate) and faces, one
+            per frame read.
 
         Raises
         ------
         ValueError
-            If the file cannot be opened as a video.
+            If ``every`` or ``batch_frames`` is not a positive integer (raised at once),
+            or the file cannot be opened as a video (raised on the first frame).
+        FileNotFoundError, IsADirectoryError
+            If ``path`` names no file, or a folder (raised at once).
         """
-        if int(every) != every or every < 1:
-            raise ValueError(f"every must be a positive integer, got {every!r}")
-        for chunk, fps in _video_chunks(Path(path), int(every), int(batch_frames)):
+        every = _positive_integer(every, "every")
+        batch_frames = _positive_integer(batch_frames, "batch_frames")
+        path = _video_path(path)
+        return self._frames(path, every, batch_frames, keep_images)
+
+    def _frames(
+        self, path: Path, every: int, batch_frames: int, keep_images: bool
+    ) -> Iterator[FrameResult]:
+        for chunk, fps in _video_chunks(path, every, batch_frames):
             faces = self.predict([image for _, image in chunk])
             for (index, image), frame_faces in zip(chunk, faces, strict=True):
                 yield FrameResult(
@@ -359,8 +420,10 @@ def video_info(path: PathLike) -> dict[str, float]:
     ------
     ValueError
         If the file cannot be opened as a video.
+    FileNotFoundError, IsADirectoryError
+        If ``path`` names no file, or a folder.
     """
-    capture = _open_video(Path(path))
+    capture = _open_video(path)
     try:
         return {
             "fps": float(capture.get(cv2.CAP_PROP_FPS) or 0.0),
@@ -372,10 +435,35 @@ def video_info(path: PathLike) -> dict[str, float]:
         capture.release()
 
 
-def _open_video(path: Path) -> cv2.VideoCapture:
+def _video_path(path: Any) -> Path:
+    """A video's path, checked to be a file."""
+    path = Path(os.fsdecode(path))
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{path}: a folder, not a video file; pass each video (emonet-predict reads folders)"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such video file")
-    capture = cv2.VideoCapture(str(path))
+    return path
+
+
+def _positive_integer(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _open_video(path: Any) -> cv2.VideoCapture:
+    path = _video_path(path)
+    try:
+        name = str(path).encode("utf-8").decode("utf-8")
+    except UnicodeEncodeError:
+        # os.fsdecode kept the name's odd bytes as surrogates, on which OpenCV crashes
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise ValueError(
+            f"{shown}: OpenCV cannot open a file whose name is not UTF-8; rename the file"
+        ) from None
+    capture = cv2.VideoCapture(name)
     if not capture.isOpened():
         capture.release()
         raise ValueError(f"{path}: cannot be opened as a video")
@@ -409,26 +497,47 @@ def _video_chunks(
 # ---------------------------------------------------------------------- helpers
 
 
-def read_photo(photo: np.ndarray | PathLike) -> np.ndarray:
+def read_photo(photo: np.ndarray | PathLike | bytes) -> np.ndarray:
     """A photo as a uint8 array: gray ``(H, W)`` or RGB ``(H, W, 3)``.
 
-    Files are read with OpenCV (its BGR turned into RGB); arrays are taken as gray or
-    RGB(A), uint8 or floats in [0, 1].
+    Files are decoded by OpenCV (its BGR turned into RGB, the EXIF orientation applied,
+    16-bit files kept at their depth) after their header is checked against
+    :data:`emonet._image.MAX_IMAGE_PIXELS` (100 megapixels), so a decompression bomb is
+    refused before it is decoded. Arrays are taken as gray or RGB(A). File and array
+    values follow one rule, the one the features stage reads images by
+    (``emonet._image.to_uint8``), which :meth:`Recognizer.predict_crops` applies to
+    crops too: uint8 as it is; floats in [0, 1] times 255; other integers scaled from
+    the smallest of 8, 10, 12, 14 or 16 bits that holds their largest value (12-bit data
+    in a 16-bit PNG spans 0-255). NaN, floats outside [0, 1] (0-255 floats among them)
+    and negative numbers are refused.
 
     Raises
     ------
     ValueError
         If a file cannot be read as an image or an array cannot be a photo, naming it.
+    FileNotFoundError, IsADirectoryError
+        If a path names no file, or a folder.
     """
+    if isinstance(photo, bytes):
+        photo = os.fsdecode(photo)
     if isinstance(photo, str | os.PathLike):
         path = Path(photo)
+        if path.is_dir():
+            raise IsADirectoryError(
+                f"{path}: a folder, not an image file; pass its photos (emonet-predict "
+                "reads folders)"
+            )
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such image file")
-        data = np.fromfile(path, dtype=np.uint8)
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-        if image is None:
-            raise ValueError(f"{path}: not an image file OpenCV can read")
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        try:
+            # ANYDEPTH keeps 16 bits; without IMREAD_UNCHANGED the EXIF orientation applies
+            image = to_uint8(decode_image(path, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR))
+        except ImageError as error:
+            raise ValueError(f"{path}: {error}") from None
+        if image.ndim == 3:
+            code = cv2.COLOR_BGR2RGB if image.shape[2] == 3 else cv2.COLOR_BGRA2RGB
+            image = cv2.cvtColor(image, code)
+        return np.ascontiguousarray(image)
     image = np.asarray(photo)
     if image.ndim == 3 and image.shape[2] == 4:
         image = image[:, :, :3]
@@ -440,16 +549,11 @@ def read_photo(photo: np.ndarray | PathLike) -> np.ndarray:
         raise ValueError(f"a photo of {image.shape[1]}x{image.shape[0]} pixels holds no face")
     if image.dtype == np.bool_ or image.dtype.kind not in "uif":
         raise ValueError(f"a photo must hold numbers, got dtype {image.dtype}")
-    if image.dtype.kind == "f":
-        if np.nanmax(image) > 1.0 or np.nanmin(image) < 0.0:
-            raise ValueError("a float photo must hold values in [0, 1] (or pass uint8 0-255)")
-        image = np.round(np.nan_to_num(image) * 255)
-    elif image.dtype != np.uint8:
-        if image.max() > 255 or image.min() < 0:
-            raise ValueError(
-                f"a {image.dtype} photo must hold values 0-255 (or pass floats in [0, 1])"
-            )
-    return np.ascontiguousarray(image, dtype=np.uint8)
+    try:
+        image = to_uint8(image)
+    except ImageError as error:
+        raise ValueError(f"a photo of dtype {image.dtype}: {error}") from None
+    return np.ascontiguousarray(image)
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -457,14 +561,45 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
 
+def _check_boxes(boxes: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Boxes given by a user, as (K, 4) int64 inside the photo."""
+    array = np.asarray(boxes, dtype=np.float64)
+    if array.size == 0:
+        return np.empty((0, 4), np.int64)
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim != 2 or array.shape[1] != 4 or not np.isfinite(array).all():
+        raise ValueError(
+            f"boxes must be finite (K, 4) (left, top, right, bottom), got shape {array.shape}"
+        )
+    if (array[:, 2] <= array[:, 0]).any() or (array[:, 3] <= array[:, 1]).any():
+        raise ValueError("each box must have right > left and bottom > top")
+    height, width = shape[:2]
+    if (array[:, 2] < 0).any() or (array[:, 0] >= width).any() or (array[:, 3] < 0).any() or (
+        array[:, 1] >= height
+    ).any():
+        raise ValueError(f"a box lies outside the {width}x{height} photo")
+    return np.round(array).astype(np.int64)
+
+
 def _is_single_photo(images: Any) -> bool:
-    if isinstance(images, str | os.PathLike):
+    if isinstance(images, str | bytes | os.PathLike):
         return True
     if isinstance(images, np.ndarray):
         if images.ndim == 4:
             return False
         return True
     return False
+
+
+def _photo_list(images: Any) -> list[Any]:
+    try:
+        return list(images)
+    except TypeError:
+        raise ValueError(
+            "images must be a photo (an array or a path) or a list of them, got "
+            f"{type(images).__name__}"
+        ) from None
 
 
 def _check_crops(images: Any) -> np.ndarray:
@@ -478,11 +613,13 @@ def _check_crops(images: Any) -> np.ndarray:
             f"face crops must be (N, {FACE_SIZE}, {FACE_SIZE}) grayscale, got shape "
             f"{images.shape}; photos go through predict()"
         )
-    if images.dtype != np.uint8:
-        if images.dtype.kind not in "uif" or images.min() < 0 or images.max() > 255:
-            raise ValueError(f"face crops must be uint8 0-255, got dtype {images.dtype}")
-        images = images.astype(np.uint8)
-    return images
+    if images.dtype == np.bool_ or images.dtype.kind not in "uif":
+        raise ValueError(f"face crops must hold numbers, got dtype {images.dtype}")
+    try:
+        # the rule photos follow (read_photo): floats in [0, 1], integers by bit depth
+        return to_uint8(images)
+    except ImageError as error:
+        raise ValueError(f"face crops of dtype {images.dtype}: {error}") from None
 
 
 def _load_member(item: Any):
@@ -508,15 +645,65 @@ def _load_member(item: Any):
     return load_lite_model(path) if path.suffix == LITE_SUFFIX else load_model(path)
 
 
-def _member_weights(ensemble: Any, n_models: int) -> np.ndarray:
+def _member_weights(ensemble: Any, models: list[Any], sources: list[Any]) -> np.ndarray:
+    """The ensemble's weights in the members' order, matched by name."""
+    n_models = len(models)
     if ensemble is None:
         return np.full(n_models, 1.0 / n_models)
+    where = "the ensemble"
     if not isinstance(ensemble, WeightedEnsemble):
+        where = f"{os.fsdecode(ensemble)}: the ensemble"
         ensemble = WeightedEnsemble.load(ensemble)
     weights = np.asarray(ensemble.weights_, dtype=np.float64)
     if weights.shape != (n_models,):
         raise ValueError(
-            f"the ensemble has weights for {weights.size} models, but {n_models} were given; "
-            "pass the models it was fitted on, in the same order"
+            f"{where} has weights for {weights.size} models, but {n_models} were given; "
+            "pass the models it was fitted on"
         )
-    return weights / weights.sum()
+    names = [str(name) for name in ensemble.model_names_]
+    if names == [f"model_{index}" for index in range(n_models)]:
+        return weights / weights.sum()  # fitted without names: in the members' order
+    known = [_member_names(source, model) for source, model in zip(sources, models, strict=True)]
+    order = [_find_member(name, known) for name in names]
+    if None in order or len(set(order)) != n_models:
+        members = ", ".join("/".join(dict.fromkeys(a + b)) or "?" for a, b in known)
+        unmatched = [name for name, index in zip(names, order, strict=True) if index is None]
+        raise ValueError(
+            f"{where} weighs models {', '.join(names)}, but the members are {members} "
+            "(file, run folder or model names): "
+            + (f"none is {unmatched[0]!r}; " if unmatched else "two names meet one member; ")
+            + "pass the models it was fitted on, or refit the ensemble on these models' "
+            "predictions (emonet-evaluate --name, emonet-fit-ensemble)"
+        )
+    matched = np.empty(n_models, np.float64)
+    matched[order] = weights
+    return matched / matched.sum()
+
+
+def _member_names(source: Any, model: Any) -> tuple[list[str], list[str]]:
+    """The names a member answers to: from its file or run folder, and its own."""
+    by_path: list[str] = []
+    if isinstance(source, str | bytes | os.PathLike):
+        path = Path(os.path.abspath(os.fsdecode(source)))
+        if path.is_dir():
+            by_path.append(path.name)  # an emonet-train run folder
+        else:
+            if path.stem == "model":  # the model file of a run folder
+                by_path.append(path.parent.name)
+            by_path.append(path.stem)
+    own = [str(getattr(model, "name", "") or "")]
+    config = getattr(getattr(model, "emonet_info", None), "model_config", None)
+    if config is not None:
+        own.append(config.model_name)
+    return by_path, [name for name in own if name]
+
+
+def _find_member(name: str, known: list[tuple[list[str], list[str]]]) -> int | None:
+    """The one member ``name`` names: by its file or folder first, else by its own name."""
+    for names_of in (lambda k: k[0], lambda k: k[0] + k[1]):
+        hits = [index for index, member in enumerate(known) if name in names_of(member)]
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            return None
+    return None

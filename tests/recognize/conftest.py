@@ -29,7 +29,8 @@ def tiny_models(tmp_path_factory) -> dict:
     y = rng.integers(0, 7, 70)
     good = np.eye(7)[y] * 0.5 + rng.dirichlet(np.ones(7), 70) * 0.5
     noise = rng.dirichlet(np.ones(7), 70)
-    ensemble = WeightedEnsemble(random_state=0).fit([good, noise], y, model_names=["a", "b"])
+    names = [path.stem for path in paths]  # the ensemble names its members
+    ensemble = WeightedEnsemble(random_state=0).fit([good, noise], y, model_names=names)
     ensemble_path = ensemble.save(folder / "ensemble.json")
     preset = save_preset(
         folder / "preset", paths, ensemble_path, description="two tiny models", tta=True

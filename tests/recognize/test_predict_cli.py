@@ -141,3 +141,28 @@ def test_help_and_bad_path_do_not_import_tensorflow(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.split() == ["2", "False"]
     assert result.stderr.count("\n") == 1
+
+
+def test_detection_settings_are_honoured(inputs, tiny_models, capsys):
+    folder, _ = inputs
+    image = folder / "astronaut.jpg"
+    common = [image, "--preset", tiny_models["preset"], "--json", "-q"]
+    status, out, _ = _run(capsys, *common)
+    assert status == 0 and len(json.loads(out)[0]["faces"]) == 1
+    # a threshold above her face's score finds nothing; the CNN detector finds her too
+    status, out, _ = _run(capsys, *common, "--min-score", "5")
+    assert status == 0 and json.loads(out)[0]["faces"] == []
+    status, out, err = _run(capsys, *common, "--min-score", "nan")
+    assert status == 2 and "min_score must be a finite number" in err
+
+
+@pytest.mark.slow
+def test_the_cnn_detector_from_the_command_line(inputs, tiny_models, capsys):
+    folder, _ = inputs
+    status, out, _ = _run(
+        capsys, folder / "astronaut.jpg", "--preset", tiny_models["preset"], "--json", "-q",
+        "--detector", "cnn", "--upsample", "0",
+    )  # fmt: skip
+    (face,) = json.loads(out)[0]["faces"]
+    left, top, right, bottom = face["box"]
+    assert status == 0 and abs((left + right) / 2 - 222) < 20 and abs((top + bottom) / 2 - 126) < 20

@@ -84,7 +84,7 @@ def test_gray_float_and_path_inputs_agree(recognizer, astronaut, tmp_path):
         (np.zeros((4, 4), np.uint8), "holds no face"),
         (np.zeros((50, 50, 2), np.uint8), "must be"),
         (np.full((50, 50), 2.0), r"\[0, 1\]"),
-        (np.full((50, 50), 4000, np.uint16), "0-255"),
+        (np.full((50, 50), 70000, np.uint32), "16 bits"),
     ],
 )
 def test_arrays_that_cannot_be_photos_are_refused(photo, message):
@@ -290,3 +290,58 @@ def test_top_level_names_are_lazy():
     assert "Recognizer" in dir(emonet)
     with pytest.raises(AttributeError):
         emonet.nothing_here  # noqa: B018
+
+
+def test_boxes_given_by_the_caller_skip_detection(recognizer, astronaut, two_faces, no_face):
+    detected = recognizer.predict(astronaut)[0]
+    given = recognizer.predict(astronaut, boxes=[detected.box])[0]
+    assert given.box == detected.box and np.isnan(given.score)
+    np.testing.assert_allclose(
+        list(given.probabilities.values()), list(detected.probabilities.values()), atol=1e-5
+    )
+    # a face the detector does not find is read where the caller says it is
+    assert len(recognizer.predict(no_face, boxes=[[10, 10, 110, 110]])) == 1
+    batch = recognizer.predict([astronaut, two_faces], boxes=[[detected.box], []])
+    assert [len(faces) for faces in batch] == [1, 0]
+    with pytest.raises(ValueError, match="one .K, 4. array per photo: 1 for 2 photos"):
+        recognizer.predict([astronaut, two_faces], boxes=[[detected.box]])
+    with pytest.raises(ValueError, match="outside the 512x512 photo"):
+        recognizer.predict(astronaut, boxes=[[600, 600, 700, 700]])
+    with pytest.raises(ValueError, match="right > left"):
+        recognizer.predict(astronaut, boxes=[[60, 60, 10, 10]])
+
+
+def test_a_callable_detector_sees_the_photo_in_rgb(tiny_models, astronaut):
+    seen = []
+
+    def centre_box(photo):
+        seen.append(photo.copy())
+        return [[179, 83, 266, 170]]
+
+    faces = Recognizer(tiny_models["preset"], detector=centre_box).predict(astronaut)
+    assert [face.box for face in faces] == [(179, 83, 266, 170)]
+    np.testing.assert_array_equal(seen[0], astronaut)
+
+
+@pytest.mark.slow
+def test_the_cnn_detector_works_through_the_recognizer(tiny_models, astronaut):
+    # it used to fail in the constructor, which ran detection on an 8x8 image
+    half = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
+    faces = Recognizer(tiny_models["preset"], detector="cnn", upsample=1).predict(half)
+    assert len(faces) == 1
+    left, top, right, bottom = faces[0].box
+    assert abs((left + right) / 2 - 111) < 12 and abs((top + bottom) / 2 - 63) < 12
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"min_score": float("nan")}, "finite"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"batch_size": "8"}, "batch_size"),
+        ({"upsample": -1}, "upsample"),
+    ],
+)
+def test_bad_settings_are_refused_before_the_models_load(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Recognizer("no-such-preset", **kwargs)
