@@ -13,15 +13,25 @@ whose rows do not sum to 1; an ensemble's weights and a tie's break need better)
 the normalisation of the features of a two-branch network (their raw values span
 landmark coordinates up to 48 and HOG values below 1: one int8 scale for both would
 round the HOG away).
+
+A file is checked when it is read, and every fault is one :class:`ValueError` naming it:
+a truncated or corrupted flatbuffer (LiteRT's verifier, and emonet's reading of its
+metadata), and a record that does not describe the network, as for a ``.keras`` file
+(:func:`load_model`): labels other than :data:`emonet.LABELS` in that order are refused,
+not reordered; feature settings must be ones :class:`~emonet.features.FeatureExtractor`
+accepts and give as many values as the network's features input takes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import struct
 import tempfile
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +44,7 @@ from emonet._io import atomic_write_bytes
 from emonet._tensorflow import quiet_stderr
 from emonet.models._evaluate import _check_faces, _extractor_of, _feature_width
 from emonet.models._fusion import FACE_INPUT, FEATURES_INPUT, feature_normalization
-from emonet.models._saving import ModelInfo, _info_of
+from emonet.models._saving import ModelInfo, _check_record, _info_of
 
 __all__ = ["QUANTIZATIONS", "LiteModel", "load_lite_model", "quantize_model"]
 
@@ -98,35 +108,55 @@ class LiteModel:
 
         self.content = bytes(content)
         self.num_threads = num_threads
+        if len(self.content) < 8 or self.content[4:8] != _IDENTIFIER:
+            raise ValueError(
+                f"{source}: not a LiteRT (.tflite) model file; expected one written by "
+                "emonet-quantize"
+            )
+        threads = num_threads if num_threads is not None else _available_cores()
+        # LiteRT verifies the whole flatbuffer before emonet reads its metadata
+        with _unreadable(source):
+            interpreter = Interpreter(model_content=self.content, num_threads=threads)
         record = _read_record(self.content, source)
+        with _unreadable(source):
+            self._runner = interpreter.get_signature_runner()
+            inputs = self._runner.get_input_details()
+            outputs = self._runner.get_output_details()
         self.emonet_info = ModelInfo.from_config(record["model"], source=source)
         self.quantization = str(record["quantization"])
         self.name = str(record["name"])
-        normalization = record["feature_normalization"]
-        self._feature_mean, self._feature_std = (
-            (None, None)
-            if normalization is None
-            else (np.asarray(normalization[key], np.float32) for key in ("mean", "std"))
-        )
-        threads = num_threads if num_threads is not None else _available_cores()
-        self._runner = Interpreter(
-            model_content=self.content, num_threads=threads
-        ).get_signature_runner()
-        inputs = self._runner.get_input_details()
+        if self.quantization not in QUANTIZATIONS:
+            raise ValueError(
+                f"{source}: damaged emonet record in its metadata (quantization "
+                f"{self.quantization!r}, not one of {', '.join(QUANTIZATIONS)}); quantize "
+                "the .keras model again with emonet-quantize"
+            )
         self.input_names = tuple(name for name in (FACE_INPUT, FEATURES_INPUT) if name in inputs)
         if FACE_INPUT not in inputs or len(inputs) != len(self.input_names):
             raise ValueError(
                 f"{source}: expected the inputs {FACE_INPUT!r} and optionally "
                 f"{FEATURES_INPUT!r}, got {sorted(inputs)}"
             )
-        self.feature_width = (
-            int(inputs[FEATURES_INPUT]["shape"][-1]) if FEATURES_INPUT in inputs else None
+        if len(outputs) != 1:
+            raise ValueError(f"{source}: expected one output, got {len(outputs)}")
+        with _unreadable(source):
+            self.feature_width = (
+                int(inputs[FEATURES_INPUT]["shape"][-1]) if FEATURES_INPUT in inputs else None
+            )
+            (output,) = outputs.values()
+            self.num_classes = int(output["shape"][-1])
+        _check_record(
+            self.emonet_info,
+            source,
+            feature_width=self.feature_width,
+            num_classes=self.num_classes,
         )
-        if (self.feature_width is not None) != self.emonet_info.uses_features:
-            raise ValueError(f"{source}: its emonet record does not match the model's inputs")
-        (output,) = self._runner.get_output_details().values()
-        self.num_classes = int(output["shape"][-1])
-        with quiet_stderr():  # LiteRT's line on the CPU delegate its first call creates
+        self._feature_mean, self._feature_std = _feature_normalization(
+            record["feature_normalization"], self.feature_width, source
+        )
+        with _unreadable(source), quiet_stderr():
+            # LiteRT's line on the CPU delegate its first call creates; a corrupted
+            # network (its quantization parameters) fails here
             self._runner(**{name: np.zeros(inputs[name]["shape"], np.float32) for name in inputs})
         # one interpreter, its tensors resized per batch: calls must not overlap
         self._lock = threading.Lock()
@@ -197,7 +227,11 @@ def load_lite_model(path: str | os.PathLike[str], num_threads: int | None = None
     FileNotFoundError
         If the file does not exist.
     ValueError
-        If it is not a LiteRT flatbuffer with emonet's record.
+        If it is not a complete LiteRT flatbuffer (truncated or corrupted) with emonet's
+        record, or the record does not describe the network: labels other than
+        :data:`emonet.LABELS` in that order (refused, not reordered), or feature settings
+        that no extractor computes or that give another number of values than the
+        features input takes. One line, naming the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -385,25 +419,49 @@ def _with_record(content: bytes, record: dict) -> bytes:
     return bytes(builder.Output())
 
 
+@contextlib.contextmanager
+def _unreadable(source: str) -> Iterator[None]:
+    """Whatever LiteRT or the flatbuffer reader raise on a damaged file, as one line."""
+    try:
+        yield
+    except (ValueError, RuntimeError, struct.error, IndexError, TypeError) as error:
+        lines = str(error).strip().splitlines()
+        detail = lines[0].strip()[:200] if lines else type(error).__name__
+        raise ValueError(
+            f"{source}: not a complete LiteRT flatbuffer (truncated or corrupted: {detail}); "
+            "quantize the .keras model again with emonet-quantize"
+        ) from None
+
+
 def _read_record(content: bytes, source: str) -> dict:
     from ai_edge_litert import schema_py_generated as schema
 
-    if len(content) < 8 or content[4:8] != _IDENTIFIER:
-        raise ValueError(f"{source}: not a LiteRT (.tflite) model file")
     try:
         tree = schema.Model.GetRootAs(content, 0)
         for i in range(tree.MetadataLength()):
             entry = tree.Metadata(i)
             if entry.Name() == _METADATA_NAME.encode():
-                record = json.loads(tree.Buffers(entry.Buffer()).DataAsNumpy().tobytes())
+                data = tree.Buffers(entry.Buffer()).DataAsNumpy()
+                record = json.loads(np.asarray(data, dtype=np.uint8).tobytes())
                 break
         else:
-            raise ValueError(
-                f"{source}: a .tflite file without emonet's record; quantize the .keras "
-                "model with emonet-quantize"
-            )
-    except (IndexError, TypeError, AttributeError, UnicodeDecodeError, json.JSONDecodeError):
-        raise ValueError(f"{source}: damaged .tflite file or emonet record") from None
+            raise _NoRecord
+    except _NoRecord:
+        raise ValueError(
+            f"{source}: a .tflite file without emonet's record; quantize the .keras "
+            "model with emonet-quantize"
+        ) from None
+    except (
+        IndexError,
+        TypeError,
+        AttributeError,
+        ValueError,  # numpy: a buffer shorter than its stated length; JSON
+        struct.error,  # the flatbuffer reader: an offset past the end
+    ):
+        raise ValueError(
+            f"{source}: damaged .tflite file or emonet record; quantize the .keras model "
+            "again with emonet-quantize"
+        ) from None
     if not isinstance(record, dict) or set(record) != {
         "model",
         "quantization",
@@ -412,3 +470,32 @@ def _read_record(content: bytes, source: str) -> dict:
     }:
         raise ValueError(f"{source}: damaged emonet record in its metadata")
     return record
+
+
+class _NoRecord(Exception):
+    """A flatbuffer without emonet's metadata entry."""
+
+
+def _feature_normalization(
+    normalization: Any, feature_width: int | None, source: str
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The record's ``mean`` and ``std`` of the features, checked against the network."""
+    if normalization is None:
+        return None, None
+    try:
+        if feature_width is None:
+            raise ValueError("the network reads no features")
+        if set(normalization) != {"mean", "std"}:
+            raise ValueError(f"expected 'mean' and 'std', got {sorted(map(str, normalization))}")
+        mean, std = (np.asarray(normalization[key], np.float32) for key in ("mean", "std"))
+        for values in (mean, std):
+            if values.shape != (feature_width,) or not np.isfinite(values).all():
+                raise ValueError(f"expected {feature_width} finite values")
+        if (std <= 0).any():
+            raise ValueError("a standard deviation that is not positive")
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{source}: damaged emonet record in its metadata (feature normalisation: "
+            f"{error}); quantize the .keras model again with emonet-quantize"
+        ) from None
+    return mean, std

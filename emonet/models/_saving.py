@@ -7,6 +7,15 @@ landmark model) of the features it was trained on. Loading it then tells whether
 features and how to compute them, and features made with other settings are refused
 instead of silently lowering the accuracy. Keras ignores the extra entry, so the file
 stays an ordinary ``.keras`` file.
+
+The record is checked when a model is saved and when it is loaded (here for ``.keras``
+files, by :class:`~emonet.models.LiteModel` for ``.tflite`` ones), with the file named in
+the error: the feature settings must be ones :class:`~emonet.features.FeatureExtractor`
+accepts, the number of values they give must be the width of the model's features input,
+and the labels must be :data:`emonet.LABELS`, in that order. A model whose record lists the
+labels in another order is refused, not reordered: emonet reads every model's outputs, an
+ensemble's weights and a prediction file's columns in the order of ``emonet.LABELS``, and a
+record that disagrees with it is either damaged or from a model trained on other labels.
 """
 
 from __future__ import annotations
@@ -21,15 +30,18 @@ from typing import Any
 import keras
 
 from emonet._constants import (
+    FACE_SIZE,
     HOG_BLOCK_NORM,
     HOG_ORIENTATIONS,
     HOG_PIXELS_PER_CELL,
     HOG_STEP,
     HOG_WINDOW,
     LABELS,
+    LANDMARK_FEATURES,
+    hog_cells_per_axis,
 )
 from emonet._io import atomic_path
-from emonet.features import FeatureExtractor, FeatureSet
+from emonet.features import BLOCK_NORMS, FeatureExtractor, FeatureSet
 from emonet.models._fusion import FEATURES_INPUT, ModelConfig, model_inputs
 
 __all__ = [
@@ -47,6 +59,7 @@ INFO_VERSION = 1
 #: The landmark model every emonet feature vector is made with (dlib, iBUG 300-W).
 LANDMARK_MODEL = "shape_predictor_68_face_landmarks.dat"
 _HOG_KEYS = ("window", "step", "orientations", "pixels_per_cell", "block_norm")
+_ALL_KEYS = (*_HOG_KEYS, "landmark_model")
 
 
 def feature_settings(source: FeatureSet | FeatureExtractor | dict | None = None) -> dict:
@@ -162,13 +175,163 @@ class ModelInfo:
                 if model_config is None
                 else ModelConfig.from_config(model_config),
                 uses_features=bool(config["uses_features"]),
-                feature_settings=None if settings is None else feature_settings(dict(settings)),
+                feature_settings=None if settings is None else _checked_settings(settings, source),
                 labels=tuple(str(name) for name in config["labels"]),
                 emonet_version=str(config.get("emonet_version", "")),
                 keras_backend=str(config.get("keras_backend", "")),
             )
+        except _UnusableSettings as error:
+            raise ValueError(str(error)) from None
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{source}: damaged emonet model record ({error})") from None
+
+
+class _UnusableSettings(ValueError):
+    """Feature settings of a record that no extractor computes: their own message."""
+
+
+def _unusable(source: str, problem: str) -> str:
+    return (
+        f"{source}: its emonet record holds feature settings no extractor computes "
+        f"({problem}); save the model again with emonet.models.save_model and "
+        "feature_config= the features file it was trained on"
+    )
+
+
+def _settings_problem(values: dict) -> str | None:
+    """What makes settings unusable, by :class:`FeatureExtractor`'s rules; ``None`` if
+    nothing does.
+
+    Checked here, not by ``FeatureExtractor.fit``, which builds the HOG cell layout:
+    minutes for a hostile record's ``step = 1`` with 1-pixel cells. ``fit`` runs too, once
+    the settings are known to give the model's feature width (:func:`_check_record`).
+    """
+    for key in ("window", "step", "orientations", "pixels_per_cell"):
+        value = values[key]
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not whole or value < 1:
+            return f"{key} must be a positive integer, got {value!r}"
+    if not isinstance(values["block_norm"], str) or values["block_norm"] not in BLOCK_NORMS:
+        return f"block_norm must be one of {BLOCK_NORMS}, got {values['block_norm']!r}"
+    if values["landmark_model"] != LANDMARK_MODEL:
+        return (
+            f"landmark model {values['landmark_model']!r}, but emonet computes landmarks "
+            f"with {LANDMARK_MODEL!r} only"
+        )
+    return None
+
+
+def _checked_settings(settings: Any, source: str) -> dict:
+    """A record's feature settings, checked by :class:`FeatureExtractor`'s rules.
+
+    The raw values are checked before :func:`feature_settings` rounds them to integers,
+    so that ``step = 1.5`` is refused rather than read as 1.
+    """
+    if not isinstance(settings, dict):
+        raise TypeError(f"feature_settings is a {type(settings).__name__}, not a mapping")
+    values = {**feature_settings(), **{k: v for k, v in settings.items() if k in _ALL_KEYS}}
+    problem = _settings_problem(values)
+    if problem is not None:
+        raise _UnusableSettings(_unusable(source, problem))
+    return feature_settings(values)
+
+
+def _n_feature_values(settings: dict) -> int:
+    """Values per face of the features of ``settings`` (:func:`feature_settings`' keys).
+
+    The count ``FeatureExtractor(**hog_settings).n_features_out`` gives, computed from the
+    number of HOG cells alone: settings of a hostile record (``step = 1``) must not
+    build the extractor's cell layout to be refused.
+    """
+    cells = hog_cells_per_axis(
+        FACE_SIZE, settings["window"], settings["step"], settings["pixels_per_cell"]
+    )
+    return LANDMARK_FEATURES + cells**2 * settings["orientations"]
+
+
+def _keras_feature_width(model: keras.Model) -> int | None:
+    """Width of a Keras model's features input; ``None`` if it reads none."""
+    if FEATURES_INPUT not in model_inputs(model):
+        return None
+    inputs = model.inputs if isinstance(model.inputs, list) else [model.inputs]
+    for tensor in inputs:
+        if tensor.name.split(":")[0] == FEATURES_INPUT:
+            return int(tensor.shape[-1])
+    return None
+
+
+def _keras_num_classes(model: keras.Model) -> int:
+    outputs = model.outputs if isinstance(model.outputs, list) else [model.outputs]
+    return int(outputs[0].shape[-1])
+
+
+def _check_record(
+    info: ModelInfo,
+    source: str,
+    *,
+    feature_width: int | None,
+    num_classes: int,
+    inferred: bool = False,
+) -> None:
+    """Refuse a model whose record does not describe it, naming ``source``.
+
+    Parameters
+    ----------
+    info : ModelInfo
+        The record read from the file (or inferred for a plain Keras file).
+    source : str
+        The file, named in the errors.
+    feature_width : int or None
+        The width of the model's features input; ``None`` if it reads none.
+    num_classes : int
+        The width of the model's output.
+    inferred : bool, default=False
+        Whether the record was inferred (emonet's default settings), not read.
+
+    Raises
+    ------
+    ValueError
+        If the labels are not :data:`emonet.LABELS` in that order (the model is refused,
+        not reordered), the output is not one value per label, or the feature settings
+        give another number of values than the features input takes.
+    """
+    if tuple(info.labels) != LABELS:
+        raise ValueError(
+            f"{source}: its outputs are labelled {list(info.labels)}, but emonet reads a "
+            f"model's outputs in the order of emonet.LABELS {list(LABELS)}; reorder the "
+            "model's last layer to that order and save it with emonet.models.save_model, "
+            "or train it with emonet-train"
+        )
+    if num_classes != len(LABELS):
+        raise ValueError(
+            f"{source}: the model gives {num_classes} class probabilities, but emonet "
+            f"reads {len(LABELS)}, one per label of emonet.LABELS; train it with emonet-train"
+        )
+    if (feature_width is not None) != info.uses_features:
+        raise ValueError(f"{source}: its emonet record does not match the model's inputs")
+    if feature_width is None or info.feature_settings is None:
+        return
+    settings = info.feature_settings
+    problem = _settings_problem(settings)
+    if problem is not None:
+        raise ValueError(_unusable(source, problem))
+    expected = _n_feature_values(settings)
+    if expected == feature_width:
+        # the extractor's own rules and count, now that its cell layout is small
+        extractor = FeatureExtractor(**{key: settings[key] for key in _HOG_KEYS})
+        try:
+            expected = extractor.fit().n_features_out_
+        except ValueError as error:
+            raise ValueError(_unusable(source, str(error))) from None
+    if expected != feature_width:
+        hog = ", ".join(f"{key}={settings[key]!r}" for key in _HOG_KEYS)
+        whose = "emonet's default feature settings" if inferred else "its feature settings"
+        raise ValueError(
+            f"{source}: {whose} ({hog}) give {expected} values per face, but the model's "
+            f"features input takes {feature_width}; save the model with "
+            "emonet.models.save_model and feature_config= the features file it was "
+            "trained on"
+        )
 
 
 def _model_info(
@@ -222,6 +385,12 @@ def save_model(
     -------
     pathlib.Path
 
+    Raises
+    ------
+    ValueError
+        If ``path`` does not end in ``.keras``, or the feature settings give another
+        number of values per face than the model's features input takes.
+
     Examples
     --------
     >>> import tempfile
@@ -236,6 +405,7 @@ def save_model(
     if path.suffix != ".keras":
         raise ValueError(f"{path}: a model file must end in .keras")
     info = _model_info(model, model_config, feature_config)
+    _check_model(model, info, str(path))
     # Rebuilt from its config, the model shares the architecture but not the training
     # state (clone_model would carry the compiled optimizer along): no optimizer in the file.
     clone = keras.Model.from_config(model.get_config())
@@ -289,7 +459,10 @@ def load_model(path: str | os.PathLike[str]) -> keras.Model:
     FileNotFoundError
         If the file does not exist.
     ValueError
-        If it is not a ``.keras`` model file, or not one emonet can use.
+        If it is not a ``.keras`` model file, or not one emonet can use: a damaged
+        record, labels other than :data:`emonet.LABELS` in that order (refused, not
+        reordered), or feature settings that no extractor computes or that give another
+        number of values than the model's features input takes. The error names the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -306,12 +479,24 @@ def load_model(path: str | os.PathLike[str]) -> keras.Model:
         raise ValueError(f"{path}: cannot load this model file: {message[:300]}") from None
     if not isinstance(model, keras.Model):
         raise ValueError(f"{path}: holds a {type(model).__name__}, not a Keras model")
-    if info is None:
+    inferred = info is None
+    if inferred:
         info = _model_info(model, None, None)
-    elif info.uses_features != (FEATURES_INPUT in model_inputs(model)):
-        raise ValueError(f"{path}: its emonet record does not match the model's inputs")
+    _check_model(model, info, str(path), inferred=inferred)
     model.emonet_info = info
     return model
+
+
+def _check_model(
+    model: keras.Model, info: ModelInfo, source: str, *, inferred: bool = False
+) -> None:
+    _check_record(
+        info,
+        source,
+        feature_width=_keras_feature_width(model),
+        num_classes=_keras_num_classes(model),
+        inferred=inferred,
+    )
 
 
 def check_feature_settings(

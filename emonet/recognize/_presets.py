@@ -4,6 +4,10 @@ A preset folder holds ``preset.json``, one model file per member (``.keras``, or
 quantized ``.tflite`` of :func:`emonet.models.quantize_model`) and, for
 several members, the ``ensemble.json`` of ``emonet-fit-ensemble``. The bundled ones live
 in ``emonet/pretrained/`` (package data); any folder of the same layout can be loaded.
+
+A preset names its files relative to its folder, and they must stay inside it: a member
+or ensemble given as an absolute path, climbing out with ``..``, or a link that leads out
+of the folder is refused, so that a preset from elsewhere loads only its own files.
 """
 
 from __future__ import annotations
@@ -90,7 +94,9 @@ def load_preset_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
     Raises
     ------
     ValueError
-        If the file is damaged or names files that are missing.
+        If the file is damaged, names files that are missing, or names a file outside
+        the preset folder (an absolute path, ``..``, a link leading out): one line naming
+        ``preset.json`` and the entry.
     """
     folder = Path(folder)
     path = folder / PRESET_FILE
@@ -108,8 +114,14 @@ def load_preset_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
     members = config.get("members")
     if not isinstance(members, list) or not members:
         raise ValueError(f"{path}: 'members' must list at least one model file")
-    files = [*members, *([config["ensemble"]] if config.get("ensemble") else [])]
-    missing = [name for name in files if not (folder / str(name)).is_file()]
+    files = [("member", name) for name in members]
+    if config.get("ensemble"):  # null (or false, "") for a single member
+        files.append(("ensemble", config["ensemble"]))
+    else:
+        config["ensemble"] = None
+    for entry, name in files:
+        _check_inside(folder, path, entry, name)
+    missing = [name for _, name in files if not (folder / name).is_file()]
     if missing:
         raise ValueError(f"{path}: names missing files: {', '.join(map(str, missing))}")
     config.setdefault("description", "")
@@ -118,8 +130,30 @@ def load_preset_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
     config.setdefault("metrics", {})
-    config.setdefault("ensemble", None)
     return config
+
+
+def _check_inside(folder: Path, path: Path, entry: str, name: Any) -> None:
+    """Refuse a file name of ``preset.json`` that is not a file of the preset folder."""
+    if not isinstance(name, str) or not name.strip() or "\0" in name:
+        raise ValueError(
+            f"{path}: {entry} {name!r} is not a file name; name a file in the preset folder"
+        )
+    relative = Path(name)
+    inside = not relative.is_absolute() and ".." not in relative.parts
+    if inside:
+        # a link inside the folder may lead out of it
+        try:
+            root = folder.resolve()
+            inside = (root / relative).resolve().is_relative_to(root)
+        except (OSError, RuntimeError):  # a loop of links
+            inside = False
+    if not inside:
+        raise ValueError(
+            f"{path}: {entry} {name!r} lies outside the preset folder {folder}; a preset "
+            "names files relative to its folder and inside it: copy the file into the "
+            "folder (emonet.recognize.save_preset does) and name it so"
+        )
 
 
 def save_preset(

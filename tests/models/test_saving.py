@@ -51,13 +51,13 @@ def test_round_trip_keeps_config_settings_and_predictions(tmp_path, features_mod
         model,
         tmp_path / "m.keras",
         model_config=config,
-        feature_config=FeatureExtractor(orientations=9),
+        feature_config=FeatureExtractor(block_norm="L1"),
     )
     loaded = load_model(path)
     info = loaded.emonet_info
     assert info.model_config == config
     assert info.uses_features
-    assert info.feature_settings == feature_settings(FeatureExtractor(orientations=9))
+    assert info.feature_settings == feature_settings(FeatureExtractor(block_norm="L1"))
     assert info.labels[0] == "angry" and len(info.labels) == 7
     assert read_model_info(path) == info
     faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 1), dtype=np.uint8)
