@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
-	$(BIN)/ruff check emonet tests bench
+	$(BIN)/ruff check emonet tests bench presets
+
+# the suite without the tests marked slow (each over a few seconds): a quick check while editing
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check emonet tests bench
-	$(BIN)/ruff format --check emonet tests bench
+	$(BIN)/ruff check emonet tests bench presets
+	$(BIN)/ruff format --check emonet tests bench presets
 
 bench: $(STAMP)
 	$(BIN)/python bench/features.py

@@ -25,8 +25,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from emonet import LANDMARK_FEATURES
-from emonet._tensorflow import import_tensorflow
+from emonet import LANDMARK_FEATURES, import_tensorflow
 from emonet.features import LANDMARK_PARTS
 
 import_tensorflow()  # quietly, before the imports below load it

@@ -22,14 +22,19 @@ from pathlib import Path
 
 import numpy as np
 
-from emonet._choices import TTA_MODES
-from emonet._tensorflow import import_tensorflow
+from emonet import import_tensorflow
 
 import_tensorflow()  # quietly, before the imports below load it
 
 from emonet.ensemble import WeightedEnsemble, cross_validate_ensemble  # noqa: E402
 from emonet.features import load_features  # noqa: E402
-from emonet.models import load_model, predict_faces, predict_proba, quantize_model  # noqa: E402
+from emonet.models import (  # noqa: E402
+    TTA_MODES,
+    load_model,
+    predict_faces,
+    predict_proba,
+    quantize_model,
+)
 
 KINDS = ("float", "int8", "weights")
 

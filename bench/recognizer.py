@@ -54,7 +54,7 @@ def write_video(path: Path, frames: int) -> Path:
 
 def video_child(preset: str, path: str) -> None:
     """In a process of its own: run the video, print frames/s as JSON."""
-    from emonet._tensorflow import import_tensorflow
+    from emonet import import_tensorflow
 
     import_tensorflow()
     from emonet.recognize import Recognizer
@@ -81,7 +81,7 @@ def main() -> int:
         video_child(*args.video_child)
         return 0
 
-    from emonet._tensorflow import import_tensorflow
+    from emonet import import_tensorflow
 
     import_tensorflow()
     import cv2

@@ -401,9 +401,9 @@ def plot_curves(runs: list[Path], path: Path) -> None:
     """PublicTest accuracy after each epoch against the training minutes so far."""
     import csv
 
-    from emonet._plotting import new_figure, save_figure
+    from matplotlib.figure import Figure
 
-    figure = new_figure((7, 4.5))
+    figure = Figure(figsize=(7, 4.5), layout="constrained")  # no pyplot: no global state
     axes = figure.add_subplot()
     for run in runs:
         with open(run / "history.csv", newline="") as file:
@@ -419,7 +419,7 @@ def plot_curves(runs: list[Path], path: Path) -> None:
     axes.set_ylabel("PublicTest accuracy (%)")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
-    save_figure(figure, path)
+    figure.savefig(path, format="png")
     print(f"wrote {path}")
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emonet._tensorflow import import_tensorflow
+from emonet import import_tensorflow
 
 import_tensorflow()  # quietly, before the imports below load it
 

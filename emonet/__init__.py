@@ -4,6 +4,9 @@ The EmoNet method (Kumari, University of Washington) describes a face by 68 dlib
 landmarks and a sliding-window HOG (2,728 values), fuses that vector with a CNN
 backbone on the pixels, and combines four such networks with weights learned by
 differential evolution.
+
+:func:`import_tensorflow` imports Keras and its backend quietly, for a script to call
+before it imports :mod:`emonet.models` or :mod:`emonet.recognize`.
 """
 
 from emonet._constants import (
@@ -15,6 +18,7 @@ from emonet._constants import (
     NUM_CLASSES,
     USAGES,
 )
+from emonet._tensorflow import import_tensorflow
 
 __version__ = "0.1.0"
 
@@ -45,5 +49,6 @@ __all__ = [
     "USAGES",
     "Recognizer",
     "__version__",
+    "import_tensorflow",
     "list_presets",
 ]

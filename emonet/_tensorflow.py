@@ -24,11 +24,28 @@ _LOG_LEVEL = "2"
 def import_tensorflow() -> None:
     """Import Keras and its backend, and initialise the devices, without their log lines.
 
-    TensorFlow is imported only when it is Keras' backend.
+    Call it before the first import of :mod:`emonet.models`, :mod:`emonet.recognize` or
+    Keras (which import TensorFlow, loudly, on its default backend): the ``emonet-*``
+    commands call it once their arguments are checked, and a script may do the same.
+    TensorFlow is imported only when it is Keras' backend (``KERAS_BACKEND``); once it,
+    or Keras on another backend, is imported, the call does nothing.
 
     What is written to stderr meanwhile is dropped, or shown if the import fails.
     TensorFlow's later C++ log keeps its errors only (``TF_CPP_MIN_LOG_LEVEL=2``, unless
     set otherwise); ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything, the start-up lines too.
+
+    Raises
+    ------
+    ImportError
+        If Keras or its backend cannot be imported (with what they wrote to stderr).
+
+    Examples
+    --------
+    >>> import emonet
+    >>> emonet.import_tensorflow()  # seconds the first time, and quiet
+    >>> from emonet.models import TTA_MODES  # Keras is loaded: no start-up log now
+    >>> TTA_MODES
+    ('none', 'flip', 'multiscale')
     """
     if "tensorflow" in sys.modules or (
         "keras" in sys.modules and sys.modules["keras"].backend.backend() != "tensorflow"

@@ -16,13 +16,13 @@ within a deadline:
 Every model is copied to ``--out`` (``NAME.keras``) as it finishes; logs, histories and
 configurations go into ``--out``/``runs.tar.gz``. Evaluate, weigh and package them on the
 machine that ships them (``emonet-evaluate``, ``emonet-fit-ensemble``,
-``bench/package_preset.py``).
+``presets/package_preset.py``).
 
 Usage (the bundle from ``pack_bundle("fer2013", "gpu/bundle.npz", features="fer2013.h5",
 usage=["Training", "PublicTest"])``; Keras 3 and its dependencies missing there, namex
 and optree, travel as wheels)::
 
-    python bench/gpu_members.py gpu/bundle.npz --out "$OUT" --minutes 4.5 \\
+    python presets/gpu_members.py gpu/bundle.npz --out "$OUT" --minutes 4.5 \\
         --old-teacher gpu/teacher.npz --deadline 500
 
 Without ``--members`` phase 1 trains the four recipes of the first run (``FIRST_RUN``);
@@ -30,12 +30,12 @@ Without ``--members`` phase 1 trains the four recipes of the first run (``FIRST_
 the second run), ``--adamw-seeds 41 42 ...`` members of the AdamW recipe (the best of the
 first run), one per seed. The second run (8.5 minutes, 541 s)::
 
-    python bench/gpu_members.py gpu/bundle.npz --out "$OUT" --minutes 8.5 --deadline 572 \
+    python presets/gpu_members.py gpu/bundle.npz --out "$OUT" --minutes 8.5 --deadline 572 \
         --members gpu_wide_s51 gpu_wide_s52 gpu_deep_s53 gpu_adamw_s54 gpu_adamw_s55
 
 Small-scale check on a CPU (JAX backend)::
 
-    KERAS_BACKEND=jax python bench/gpu_members.py gpu/bundle.npz --out /tmp/gpu_check \\
+    KERAS_BACKEND=jax python presets/gpu_members.py gpu/bundle.npz --out /tmp/gpu_check \\
         --minutes 0.5 --deadline 200 --faces 600
 """
 

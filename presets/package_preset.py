@@ -7,7 +7,7 @@ predicted (with the test-time augmentation of --tta: mirror averaging unless tol
 otherwise), then the ensemble weights are learned
 on PublicTest by differential evolution, cross-validated, and the preset folder is written:
 
-    python bench/package_preset.py runs/fer2013.h5 runs/compact_s1 runs/compact_features_s2 \
+    python presets/package_preset.py runs/fer2013.h5 runs/compact_s1 runs/compact_features_s2 \
         runs/compact_s3 --out emonet/pretrained/default --name default
 
 It prints each member's accuracy, the ensemble's (equal weights, learned weights, 5-fold
@@ -29,19 +29,19 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix
 
-from emonet import LABELS
-from emonet._choices import QUANTIZATIONS, TTA_MODES
-from emonet._plotting import plot_confusion_matrix
-from emonet._tensorflow import import_tensorflow
+from emonet import LABELS, import_tensorflow
 
 import_tensorflow()  # quietly, before the imports below load it
 
 from emonet.ensemble import WeightedEnsemble, cross_validate_ensemble  # noqa: E402
 from emonet.features import load_features  # noqa: E402
 from emonet.models import (  # noqa: E402
+    QUANTIZATIONS,
+    TTA_MODES,
     ModelConfig,
     load_lite_model,
     load_model,
+    plot_confusion_matrix,
     predict_proba,
     quantize_model,
     save_model,

@@ -1,13 +1,13 @@
 """Pick an ensemble's members by greedy forward selection, and estimate it honestly.
 
-Forward selection adds, one at a time, the candidate whose addition gives the best
-5-fold cross-validated accuracy of the differential-evolution weights, up to ``--max``
-members, while that accuracy rises by at least ``--min-gain``. Choosing the members on
-the same folds that score them flatters the winner, so the whole procedure (selection,
-then weights) is also cross-validated: nested, each outer fold chooses and weighs on the
-other four and is scored once.
+Forward selection (:func:`emonet.ensemble.forward_select`) adds, one at a time, the
+candidate whose addition gives the best 5-fold cross-validated accuracy of the
+differential-evolution weights, up to ``--max`` members, while that accuracy rises by at
+least ``--min-gain``. Choosing the members on the same folds that score them flatters the
+winner, so the whole procedure (selection, then weights) is also cross-validated: nested,
+each outer fold chooses and weighs on the other four and is scored once.
 
-    python bench/select_members.py runs/preds/*_tta.npz --max 4
+    python presets/select_members.py runs/preds/*_tta.npz --max 4
 
 With ``--max 1`` it names the single best model. ``--max-mb MB`` with ``--runs DIR``
 keeps the members' files within a size: a candidate ``NAME`` weighs what
@@ -27,46 +27,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from emonet.ensemble import WeightedEnsemble, align_predictions, cross_validate_ensemble
-
-
-def _score(probabilities: list[np.ndarray], y: np.ndarray, seed: int) -> float:
-    if len(probabilities) == 1:
-        return float(np.mean(probabilities[0].argmax(1) == y))
-    folds = cross_validate_ensemble(
-        WeightedEnsemble(random_state=seed), probabilities, y, random_state=seed
-    )
-    return float(folds.mean())
-
-
-def forward_select(
-    probabilities: dict[str, np.ndarray],
-    y: np.ndarray,
-    most: int,
-    seed: int = 0,
-    min_gain: float = 0.001,
-    sizes: dict[str, float] | None = None,
-    budget: float = np.inf,
-) -> list[tuple[str, float]]:
-    """The members in the order chosen, each with the cross-validated score it reached;
-    a member joins only if it raises that score by ``min_gain`` or more, and only while
-    the members' ``sizes`` add up to ``budget`` or less."""
-    chosen: list[tuple[str, float]] = []
-    while len(chosen) < min(most, len(probabilities)):
-        names = [name for name, _ in chosen]
-        used = sum(sizes[n] for n in names) if sizes else 0.0
-        scores = {
-            name: _score([probabilities[n] for n in [*names, name]], y, seed)
-            for name in probabilities
-            if name not in names and (not sizes or used + sizes[name] <= budget)
-        }
-        if not scores:
-            break  # nothing left that fits
-        best = max(scores, key=scores.get)
-        if chosen and scores[best] < chosen[-1][1] + min_gain:
-            break  # no candidate helps enough to be worth its file and its time
-        chosen.append((best, scores[best]))
-    return chosen
+from emonet.ensemble import WeightedEnsemble, align_predictions, forward_select
 
 
 def main() -> int:

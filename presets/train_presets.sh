@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Trains the CPU members of the bundled presets one after the other (2 CPU cores: never
-# two at once), evaluates every candidate (and the GPU runs of bench/gpu_members.py,
+# two at once), evaluates every candidate (and the GPU runs of presets/gpu_members.py,
 # when their run folders are in RUNS_DIR), picks the "default" ensemble's members by
 # cross-validated forward selection and packages it, distils a student of it, and
 # packages the best single network of the right size, students included, as "fast";
 # both presets ship their networks' int8 copies (emonet.models.quantize_model).
 # Every step is resumable or skipped when done: rerun after an interruption.
-#   bash bench/train_presets.sh FEATURES.h5 RUNS_DIR
+#   bash presets/train_presets.sh FEATURES.h5 RUNS_DIR
 # The shipped presets (2026-11-27) came from exactly these commands.
 set -euo pipefail
 features=${1:?features file of emonet-extract-features}
@@ -37,7 +37,7 @@ train emonet-train features_s5 10 --variant features --seed 5 --epochs 30 \
 # distillation: a student of the "default" installed when it runs (student_s6 had the
 # second release's; measured, not shipped: docs/models.md)
 train emonet-distill student_s6 20 --variant compact --seed 6 --teacher default --epochs 200
-# The GPU runs (gpu_*): on a lent GPU machine, `python bench/gpu_members.py` (its
+# The GPU runs (gpu_*): on a lent GPU machine, `python presets/gpu_members.py` (its
 # docstring; docs/models.md, "Twelve minutes of a lent GPU" and "Fourteen minutes of a
 # second lent GPU"), run folders copied here.
 choose() { "${PYTHON:-python}" "$here/select_members.py" --runs "$runs" "$@"; }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -58,3 +59,12 @@ def test_wheel_carries_the_bundled_presets(tmp_path):
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     commands = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "emonet-predict" in commands and "emonet-distill" in commands
+
+
+def test_the_version_is_the_installed_distribution_s():
+    from importlib.metadata import version
+
+    import emonet
+
+    assert emonet.__version__ == version("emonet")
+    assert re.fullmatch(r"\d+\.\d+\.\d+", emonet.__version__)

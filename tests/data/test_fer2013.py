@@ -291,3 +291,19 @@ def test_any_bytes_as_a_csv_give_a_dataset_or_one_data_error(tmp_path_factory, b
         assert message.startswith(str(path)) and "\n" not in message
     else:  # 300 bytes cannot hold a 2,304-pixel face
         pytest.fail(f"read {len(data)} faces from {header + body!r}")
+
+
+def test_records_carry_pixels_or_a_path_and_usages_are_checked(fer_csv, kaggle_folder):
+    from emonet.data import Record, check_usages
+
+    _, rows, _ = iter_records(fer_csv)
+    first = next(rows)
+    assert isinstance(first, Record) and first.path is None and first.pixels.shape == (48, 48)
+    assert (first.id, first.usage) == ("0", "Training")
+    _, files, _ = iter_records(kaggle_folder)
+    image = next(files)
+    assert isinstance(image, Record) and image.pixels is None and image.path.endswith(".jpg")
+    assert check_usages("PublicTest") == ["PublicTest"]
+    assert check_usages(["Training", ""]) == ["Training", ""]
+    with pytest.raises(ValueError, match="unknown usage 'Test'"):
+        check_usages(["Training", "Test"])
