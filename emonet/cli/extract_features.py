@@ -9,7 +9,7 @@ import threading
 from concurrent.futures.process import BrokenProcessPool
 
 from emonet.cli._common import CommandParser, run
-from emonet.features import BLOCK_NORMS, FeatureExtractor, extract_to_file
+from emonet.features import BLOCK_NORMS, DETECTORS, FeatureExtractor, extract_to_file
 
 _SHOWN_SKIPPED = 10
 
@@ -50,6 +50,25 @@ def build_parser() -> argparse.ArgumentParser:
         "image (without it each image is taken as a face crop)",
     )
     parser.add_argument(
+        "--detector",
+        choices=DETECTORS,
+        default="hog",
+        help="with --detect-faces: dlib's HOG detector (default) or its CNN (slow)",
+    )
+    parser.add_argument(
+        "--min-score",
+        type=float,
+        default=None,
+        help="with --detect-faces: lowest detection score kept (default: the detector's)",
+    )
+    parser.add_argument(
+        "--upsample",
+        type=int,
+        default=None,
+        help="with --detect-faces: times photos are doubled for detection (default: only "
+        "when no face is found at their own size)",
+    )
+    parser.add_argument(
         "--skip-unknown-labels",
         action="store_true",
         help="leave out label folders that name no FER2013 label",
@@ -82,6 +101,9 @@ def _main(args: argparse.Namespace) -> int:
             resume=args.resume,
             overwrite=args.overwrite,
             detect_faces=args.detect_faces,
+            detector=args.detector,
+            min_score=args.min_score,
+            upsample=args.upsample,
             skip_unknown_labels=args.skip_unknown_labels,
             extractor=FeatureExtractor(block_norm=args.block_norm),
             progress=not args.quiet,

@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="start again (the extracted features are kept); with --pack, replace the bundle",
+        help="start again: remove what the reproduction wrote, and nothing else, from --out "
+        "(its extracted features are kept if FER2013 is the same); with --pack, replace the "
+        "bundle",
     )
     pack = parser.add_argument_group("the bundle")
     pack.add_argument("--pack", action="store_true", help="write the bundle to --out")

@@ -74,6 +74,13 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.window < self.pixels_per_cell:
+            # no window would hold a cell: features of landmarks alone, silently
+            raise ValueError(
+                f"window ({self.window} px) is smaller than pixels_per_cell "
+                f"({self.pixels_per_cell} px): no window holds a cell, so there is no HOG "
+                "value; choose window >= pixels_per_cell"
+            )
 
     @staticmethod
     def _check_images(images) -> np.ndarray:

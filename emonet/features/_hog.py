@@ -198,6 +198,27 @@ def _normalize_cells(hist: np.ndarray, block_norm: str) -> np.ndarray:
     return out
 
 
+def _no_cell_message(shape: tuple, single: bool, window: int, cell: int) -> str:
+    """Why no window of images of ``shape`` holds a whole cell, and what to do."""
+    height, width = shape[1:]
+    if window < cell:
+        return (
+            f"window ({window} px) is smaller than pixels_per_cell ({cell} px): no window "
+            "holds a cell, so there is no HOG value; choose window >= pixels_per_cell"
+        )
+    advice = f"pass images at least {cell}x{cell} pixels (faces are 48x48)"
+    if not single and width in (3, 4) and height >= cell:
+        # (H, W, 3) read as H images of W x 3
+        advice = (
+            f"shape {shape} looks like one colour image (H, W, {width}): convert it to "
+            "grayscale first"
+        )
+    return (
+        f"images of {height}x{width} pixels are smaller than one {cell}x{cell} HOG cell, so "
+        f"they have no HOG value; {advice}"
+    )
+
+
 def sliding_hog(
     images: np.ndarray,
     window: int = HOG_WINDOW,
@@ -244,7 +265,9 @@ def sliding_hog(
     Raises
     ------
     ValueError
-        If the images are not 2-D grayscale, or a parameter is out of range.
+        If the images are not 2-D grayscale, hold NaN or infinite values, are smaller
+        than one cell (a colour image ``(H, W, 3)`` reads as H images of W x 3 and is
+        refused so), or a parameter is out of range.
 
     Examples
     --------
@@ -278,8 +301,18 @@ def sliding_hog(
         raise ValueError(f"images must hold real numbers, got dtype {images.dtype}")
     if images.dtype != np.uint8 and np.issubdtype(images.dtype, np.integer):
         images = images.astype(np.float64)
+    if images.dtype != np.uint8:
+        bad = ~np.isfinite(images).all(axis=(1, 2))
+        if bad.any():
+            where = "the image" if single else f"image {int(np.flatnonzero(bad)[0])}"
+            raise ValueError(
+                f"{where} holds NaN or infinite values, which have no gradient; replace "
+                "them (e.g. np.nan_to_num) or pass the uint8 image"
+            )
 
     layout = _cell_layout(*images.shape[1:], window, step, pixels_per_cell)
+    if layout.shape[1] == 0:
+        raise ValueError(_no_cell_message(images.shape, single, window, pixels_per_cell))
     n_features = layout.shape[1] * orientations
     out = np.empty((images.shape[0], n_features), dtype=np.float64)
     for start in range(0, images.shape[0], batch_size):

@@ -6,10 +6,12 @@ How a run survives being stopped
 Each finished chunk is saved at once, atomically, as a part file in ``OUTPUT.parts/``,
 beside a manifest of the run's settings and a fingerprint of its input (file names,
 sizes and modification times, or the CSV's size and SHA-256). A resumed run checks
-both, keeps the parts that are whole and redoes damaged ones. Worker processes end
-with the process that started them (Linux: ``PR_SET_PDEATHSIG``; elsewhere a watchdog
-thread), so a killed run leaves nothing running, and the features file is written
-under a temporary name that the next run removes.
+both, keeps the parts that are whole and redoes damaged ones. A run that finished no
+chunk, or that a malformed input stopped (no resume could continue it: the input has to
+change), leaves no part folder behind. Worker processes end with the process that
+started them (Linux: ``PR_SET_PDEATHSIG``; elsewhere a watchdog thread), so a killed run
+leaves nothing running, and the features file is written under a temporary name that
+the next run removes.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from emonet._image import read_grayscale
 from emonet._io import atomic_open, atomic_write_text
 from emonet.data import DataError, ImageError, Record, decode_record, iter_records
 from emonet.features._extractor import FeatureExtractor
-from emonet.features._faces import crop_faces
+from emonet.features._faces import DETECTORS, check_detection, crop_faces
 from emonet.features._store import FeatureFileWriter
 
 _PART = "chunk_{:06d}.npz"
@@ -212,24 +214,25 @@ def _stop_workers(executor: ProcessPoolExecutor) -> None:
         process.terminate()
 
 
-def _decode(record: Record, detect_faces: bool) -> np.ndarray:
-    """The 48x48 face of a record; with ``detect_faces``, the largest face of a photo."""
-    if not detect_faces or record.pixels is not None:
+def _decode(record: Record, detection: dict | None) -> np.ndarray:
+    """The 48x48 face of a record; with ``detection`` (the keywords of
+    :func:`crop_faces`), the largest face of a photo."""
+    if detection is None or record.pixels is not None:
         return decode_record(record)
-    faces, _ = crop_faces(read_grayscale(record.path), largest_only=True)
+    faces, _ = crop_faces(read_grayscale(record.path), largest_only=True, **detection)
     if len(faces) == 0:
         raise ImageError("no face found")
     return faces[0]
 
 
 def _extract_chunk(
-    index: int, chunk: list[Record], parts: str, params: dict, detect_faces: bool
+    index: int, chunk: list[Record], parts: str, params: dict, detection: dict | None
 ) -> dict:
     """Decode and extract one chunk, write it as a part file; return a short summary."""
     images, kept, skipped = [], [], []
     for record in chunk:
         try:
-            images.append(_decode(record, detect_faces))
+            images.append(_decode(record, detection))
             kept.append(record)
         except ImageError as error:
             skipped.append((record.path or record.id, str(error)))
@@ -296,6 +299,10 @@ def _prepare_parts(
 ) -> None:
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output} exists; pass overwrite=True (--overwrite) to replace it")
+    if not resume and _holds_no_chunk(parts):
+        # a run killed before its first chunk: nothing to resume, so nothing to refuse
+        # (a resume still checks that it continues a run of the same input and settings)
+        _remove_parts(parts)
     if parts.exists() or parts.is_symlink():
         if resume and parts.is_dir():
             _check_resumable(parts, manifest, fingerprint, input_path)
@@ -320,6 +327,74 @@ def _prepare_parts(
     except OSError as error:
         raise _unwritable(parts, error) from None
     _remove_stale_temporaries(parts, output)
+
+
+def _holds_no_chunk(parts: Path) -> bool:
+    """Whether ``parts`` is a folder of this module's bookkeeping alone: its manifest, its
+    fingerprint and temporaries, no chunk (a folder of anything else is not ours)."""
+    if not parts.is_dir() or parts.is_symlink():
+        return False
+    ours = {_MANIFEST, _FINGERPRINT}
+    try:
+        names = [p.name for p in parts.iterdir()]
+    except OSError:
+        return False
+    return all(n in ours or (n.startswith(".") and n.endswith(".tmp")) for n in names)
+
+
+def _remove_parts(parts: Path) -> None:
+    """Remove ``parts`` and what it holds, silently: called on the way out of a failed run
+    (its own error is the one to report) and before a new one."""
+    shutil.rmtree(parts, ignore_errors=True)
+
+
+def _after_failure(parts: Path, error: BaseException) -> None:
+    """Keep the parts a later run can resume; remove those no resume could use.
+
+    A run that finished no chunk has nothing to resume. A run stopped by a malformed
+    input (a bad CSV row) cannot be resumed either: the input has to change, and a
+    changed input is refused; its parts would only make the next run ask for
+    ``--overwrite``.
+    """
+    if isinstance(error, DataError) or _holds_no_chunk(parts):
+        _remove_parts(parts)
+
+
+def _check_apart(input_path: Path, output: Path, parts: Path) -> None:
+    """Refuse an output that would replace, or write into, the input.
+
+    For a folder input, anything written inside the folder is an input of the next run
+    (``OUTPUT.parts/`` reads as a label folder; an output named like an image replaces
+    one), so the output and its parts must lie outside it. The input must not lie inside
+    the output or its parts either (``overwrite`` removes them). Paths are compared as
+    written (a link is replaced, not followed) and fully resolved (through links).
+
+    Raises
+    ------
+    ValueError
+        Naming the output and the input, and what to do.
+    """
+    source = input_path.resolve()
+    folder = source.is_dir()
+    for path in (output, parts):
+        for where in {path.parent.resolve() / path.name, path.resolve()}:
+            if where == source:
+                what = "is the input folder" if folder else "is the input file"
+                raise ValueError(
+                    f"output {output} {what} {input_path}: writing it would destroy the "
+                    "faces it is extracted from; choose another output file"
+                )
+            if folder and source in where.parents:
+                raise ValueError(
+                    f"output {output} lies inside the input folder {input_path}: the "
+                    f"features file and its {parts.name}/ folder would become part of the "
+                    f"input (or replace an image of it); write the output outside {input_path}"
+                )
+            if where in source.parents:
+                raise ValueError(
+                    f"input {input_path} lies inside {where}, which this run replaces or "
+                    "removes; move the input, or choose another output file"
+                )
 
 
 def _check_resumable(parts: Path, manifest: dict, fingerprint: dict, input_path: Path) -> None:
@@ -364,6 +439,9 @@ def extract_to_file(
     resume: bool = False,
     overwrite: bool = False,
     detect_faces: bool = False,
+    detector: str = "hog",
+    min_score: float | None = None,
+    upsample: int | None = None,
     skip_unknown_labels: bool = False,
     extractor: FeatureExtractor | None = None,
     progress: bool = True,
@@ -385,7 +463,7 @@ def extract_to_file(
         ``fer2013.csv``, a FER2013 image-folder release, or any ``<label>/<image>``
         folder (see :mod:`emonet.data`).
     output_path : str or path-like
-        The ``.h5`` file to write.
+        The ``.h5`` file to write: not the input, nor inside an input folder.
     jobs : int, optional
         Worker processes; default all available cores. 1 runs in this process. Workers
         are started with ``spawn``: a script that calls this with ``jobs > 1`` needs the
@@ -400,6 +478,9 @@ def extract_to_file(
         For image folders of photos: detect, align and crop the largest face of each
         image (:func:`crop_faces`); images with no face are skipped. Without it each
         image is taken as a face crop (its centred square, resized).
+    detector, min_score, upsample : optional
+        With ``detect_faces``: the detection settings of :func:`detect_faces` (a
+        detector by name: ``"hog"`` or ``"cnn"``), recorded in the file.
     skip_unknown_labels : bool, optional
         Leave out label folders that name no FER2013 label instead of failing.
     extractor : FeatureExtractor, optional
@@ -415,7 +496,10 @@ def extract_to_file(
     ------
     DataError
         If the input is missing, malformed (a bad CSV row names its line) or holds no
-        face, or an interrupted run cannot be resumed (what changed is named).
+        face, or an interrupted run cannot be resumed (what changed is named). A run
+        stopped by a malformed input keeps no part: fixed, the input runs again as is.
+    ValueError
+        If the output is the input, lies inside an input folder, or holds the input.
     FileExistsError
         If the output or an interrupted run exists and neither ``overwrite`` nor
         ``resume`` says what to do.
@@ -442,6 +526,16 @@ def extract_to_file(
     extractor.fit()
     params = extractor.get_params()
     n_features = extractor.n_features_out
+    if not isinstance(detector, str):
+        raise ValueError(
+            f"detector must name one of {DETECTORS} (the workers rebuild it), got {detector!r}"
+        )
+    check_detection(detector, upsample, min_score)
+    detection = (
+        {"detector": detector, "min_score": min_score, "upsample": upsample}
+        if detect_faces
+        else None
+    )
     jobs = default_jobs() if jobs is None else int(jobs)
     if jobs < 1 or chunk_size < 1:
         raise ValueError(f"jobs and chunk_size must be positive, got {jobs} and {chunk_size}")
@@ -449,6 +543,8 @@ def extract_to_file(
     kind, records, unknown_folders = iter_records(
         input_path, skip_unknown_labels=skip_unknown_labels
     )
+    parts = output.with_name(output.name + ".parts")
+    _check_apart(input_path, output, parts)
     if kind == "csv":
         total, fingerprint = _scan_csv(input_path)
         # the header and the first row are checked before anything is written
@@ -466,10 +562,10 @@ def extract_to_file(
         "chunk_size": chunk_size,
         "extractor": params,
         "detect_faces": detect_faces,
+        **({"detection": detection} if detection else {}),
         "skip_unknown_labels": skip_unknown_labels,
         "emonet_version": __version__,
     }
-    parts = output.with_name(output.name + ".parts")
     _prepare_parts(parts, manifest, fingerprint, input_path, output, resume, overwrite)
 
     report = ExtractionReport(output, skipped_label_folders=unknown_folders)
@@ -479,6 +575,7 @@ def extract_to_file(
         "source": str(input_path),
         "source_kind": kind,
         "detect_faces": detect_faces,
+        **({"detection": json.dumps(detection)} if detection else {}),
         "feature_layout": "landmarks x0,y0,...,x67,y67 (136) then sliding-window HOG",
         **{f"hog_{k}": v for k, v in params.items()},
     }
@@ -487,6 +584,7 @@ def extract_to_file(
     try:
         writer = FeatureFileWriter(output, attrs, n_features)
     except OSError as error:
+        _after_failure(parts, error)  # the chunks of a resumed run are kept
         raise _unwritable(output, error) from None
     finished: set[int] = set()
     appended = 0
@@ -515,6 +613,7 @@ def extract_to_file(
             initargs=(os.getpid(),),
         )
     pending: dict[Future, tuple[int, int]] = {}
+    failure: BaseException | None = None
 
     def collect_finished() -> None:
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -543,14 +642,14 @@ def extract_to_file(
                 done_part.unlink()
                 report.redone_chunks += 1
             if executor is None:
-                collect(index, _extract_chunk(index, chunk, str(parts), params, detect_faces))
+                collect(index, _extract_chunk(index, chunk, str(parts), params, detection))
                 bar.update(len(chunk))
             else:
                 # a bounded window of chunks in flight keeps memory flat on any input size
                 while len(pending) >= 2 * jobs:
                     collect_finished()
                 future = executor.submit(
-                    _extract_chunk, index, chunk, str(parts), params, detect_faces
+                    _extract_chunk, index, chunk, str(parts), params, detection
                 )
                 pending[future] = (index, len(chunk))
         while pending:
@@ -559,7 +658,8 @@ def extract_to_file(
             writer.close()
         except OSError as error:
             raise _unwritable(output, error) from None
-    except BaseException:
+    except BaseException as error:
+        failure = error
         writer.abort()
         if executor is not None:
             _stop_workers(executor)
@@ -568,6 +668,8 @@ def extract_to_file(
         bar.close()
         if executor is not None:
             executor.shutdown(cancel_futures=True)
+        if failure is not None:  # once no worker can write a part any more
+            _after_failure(parts, failure)
     shutil.rmtree(parts)
     report.n_faces = writer.n_rows
     report.usage_counts = dict(usage)

@@ -2,7 +2,7 @@
 
 A network trained on mirrored and zoomed faces answers a face a little differently at
 each view; the average of its answers over a few views is more accurate than any one
-of them (measured on PublicTest in docs/models.md). ``"flip"`` reads each face and its
+of them (measured on PublicTest in docs/results.md). ``"flip"`` reads each face and its
 mirror image; ``"multiscale"`` reads both at three zooms, :data:`TTA_SCALES`.
 """
 

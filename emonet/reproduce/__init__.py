@@ -11,7 +11,7 @@ recomputes the features with numpy. See ``docs/reproduce.md``.
 
 from emonet.reproduce._bundle import BundleReport, load_bundle, pack_bundle, stratified_rows
 from emonet.reproduce._paper import PAPER_ACCURACY, PAPER_WEIGHTS, SCALES, Scale
-from emonet.reproduce._reproduce import Reproduction, reproduce
+from emonet.reproduce._reproduce import Reproduction, clear_reproduction, reproduce
 
 __all__ = [
     "PAPER_ACCURACY",
@@ -20,6 +20,7 @@ __all__ = [
     "BundleReport",
     "Reproduction",
     "Scale",
+    "clear_reproduction",
     "load_bundle",
     "pack_bundle",
     "reproduce",

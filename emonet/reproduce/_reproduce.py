@@ -17,12 +17,20 @@
 
 Every stage keeps what an earlier, interrupted call finished: the features, each
 finished variant (its ``model.keras``), each prediction file; an interrupted variant
-continues from its last epoch (``train(..., resume=True)``). The ensemble and the
-tables, cheap, are made again each time.
+continues from its last epoch (``train(..., resume=True)``), or starts again if it was
+stopped before its first epoch ended. The ensemble and the tables, cheap, are made again
+each time.
+
+A folder is a reproduction's when it holds ``reproduce.json``; one that holds none of a
+reproduction's names is new. Any other folder is refused, so that a reproduction neither
+takes a user's ``models/`` as its own nor, with ``overwrite``, removes it. ``overwrite``
+removes only the names a reproduction writes (:func:`clear_reproduction`), leaving
+anything else in the folder as it was.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -60,12 +68,26 @@ from emonet.reproduce._bundle import load_bundle, stratified_rows
 from emonet.reproduce._paper import SCALES, Scale
 from emonet.reproduce._report import write_tables
 
-__all__ = ["Reproduction", "reproduce"]
+__all__ = ["Reproduction", "clear_reproduction", "reproduce"]
 
 SETTINGS_FILE = "reproduce.json"
 FEATURES_FILE = "features.h5"
 SPLITS = ("PublicTest", "PrivateTest")
 MODES = {"plain": False, "flip": True}  # prediction mode -> mirror averaging
+# the names a reproduction writes into OUT: its stage folders and files
+_STAGE_FOLDERS = ("models", "predictions", "ensemble", "figures")
+_STAGE_FILES = (
+    "tables.json",
+    "tables.md",
+    "per_class.json",
+    "per_class.md",
+    "costs.json",
+    "costs.md",
+    "report.md",
+)
+# what emonet.models.train writes into a run folder (docs/models.md)
+_RUN_FILES = ("model.keras", "config.json", "history.csv", "history.png", "val_predictions.npz")
+_RUN_STATE = Path("checkpoints") / "state.json"
 # what a rerun into the same folder must keep (the variants may differ: a subset, then more)
 _COMPARED = (
     "source",
@@ -241,14 +263,31 @@ def _check_splits(data: FeatureSet, source: Path) -> None:
 
 
 def _check_settings(out: Path, settings: dict[str, Any], overwrite: bool) -> None:
+    """Refuse a folder that is not a reproduction's, or one of other settings unless
+    ``overwrite``, which removes what the reproduction wrote (:func:`clear_reproduction`).
+    """
     path = out / SETTINGS_FILE
+    if not (path.exists() or path.is_symlink()):
+        found = [n for n in (FEATURES_FILE, *_STAGE_FOLDERS, *_STAGE_FILES) if _exists(out / n)]
+        if found:
+            raise ValueError(
+                f"{out} holds {', '.join(found)} but no {SETTINGS_FILE}: it is not a "
+                "reproduction's folder, and a reproduction would take these for its own, "
+                "write over them or, with --overwrite, remove them; choose a new or empty "
+                "output folder"
+            )
+        return
+    saved = _read_settings(path)
     if overwrite:
-        for name in ("models", "predictions", "ensemble", "figures"):
-            shutil.rmtree(out / name, ignore_errors=True)
+        clear_reproduction(out)
+        if Path(str(saved["source"])).resolve() != Path(settings["source"]).resolve():
+            # extracted from the other source: they would be found and refused
+            for name in (FEATURES_FILE, FEATURES_FILE + ".parts"):
+                if (out / name).is_dir() and not (out / name).is_symlink():
+                    shutil.rmtree(out / name)
+                else:
+                    (out / name).unlink(missing_ok=True)
         return
-    if not path.exists():
-        return
-    saved = json.loads(path.read_text(encoding="utf-8"))
     differ = [k for k in _COMPARED if saved.get(k) != settings.get(k)]
     if differ:
         what = ", ".join(f"{k} {saved.get(k)!r} (now {settings.get(k)!r})" for k in differ)
@@ -256,6 +295,111 @@ def _check_settings(out: Path, settings: dict[str, Any], overwrite: bool) -> Non
             f"{out} holds a reproduction made with {what}; use the same settings to "
             "continue it, another output folder, or overwrite=True (--overwrite)"
         )
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _read_settings(path: Path) -> dict[str, Any]:
+    """The settings of the reproduction whose ``reproduce.json`` is ``path``.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a reproduction's settings.
+    """
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        saved, reason = None, str(error)
+    else:
+        reason = "not the settings of a reproduction"
+    if not isinstance(saved, dict) or not {"scale", "source"} <= saved.keys():
+        raise ValueError(
+            f"{path}: {reason}; {path.parent} is not a reproduction's folder (or its "
+            "settings are damaged): choose a new or empty output folder"
+        )
+    return saved
+
+
+def _written(out: Path) -> list[Path]:
+    """The files and folders of ``out`` that a reproduction writes, found there now.
+
+    The reproduction's manifest, by name: the stage files, each paper variant's run folder
+    files, prediction files, ensembles and reports, confusion matrices and curves, and
+    the temporaries their atomic writes may have left. The extracted features are not
+    listed (costly, and checked against the source when used again).
+    """
+    names = [out / n for n in _STAGE_FILES]
+    for variant in PAPER_VARIANTS:
+        run = out / "models" / variant
+        names += [run / n for n in _RUN_FILES] + [run / _RUN_STATE.parent]
+        names += [_prediction_path(out, s, variant, m) for s in SPLITS for m in MODES]
+    for mode in MODES:
+        names += [out / "ensemble" / f"{mode}.json", out / "ensemble" / f"{mode}_report"]
+    figures = out / "figures"
+    names.append(figures / "curves.png")
+    names += [
+        figures / f"confusion_{split}_{name}.png"
+        for split in SPLITS
+        for name in (*PAPER_VARIANTS, "ensemble")
+    ]
+    # emonet._io's temporaries: ".NAME.<8 hex>.<suffix>" beside NAME
+    temporaries = [
+        t for n in names if n.parent.is_dir() for t in n.parent.glob(f".{glob.escape(n.name)}.*")
+    ]
+    return [n for n in names if _exists(n)] + temporaries
+
+
+def clear_reproduction(out: str | os.PathLike[str]) -> list[Path]:
+    """Remove what a reproduction wrote into ``out``, and nothing else.
+
+    The files and folders a reproduction writes (its stage files, the paper variants' run
+    folder files, predictions, ensembles, reports and figures) are removed; a stage
+    folder (``models/``, ``figures/``...) is removed only if nothing else is left in it.
+    ``reproduce.json`` and the extracted features are kept. ``reproduce(...,
+    overwrite=True)`` calls this on a reproduction's folder.
+
+    Parameters
+    ----------
+    out : str or path-like
+        A reproduction's output folder (one that holds ``reproduce.json``).
+
+    Returns
+    -------
+    list of pathlib.Path
+        What was removed.
+
+    Raises
+    ------
+    ValueError
+        If ``out`` holds no ``reproduce.json`` of a reproduction: its files are not a
+        reproduction's to remove.
+
+    Examples
+    --------
+    >>> from emonet.reproduce import clear_reproduction
+    >>> removed = clear_reproduction("runs/smoke")  # doctest: +SKIP
+    """
+    out = Path(out)
+    _read_settings(out / SETTINGS_FILE)
+    removed = []
+    for path in _written(out):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    # the stage folders, deepest first, where nothing of the user's is left
+    folders = [out / "models" / v for v in PAPER_VARIANTS]
+    folders += [out / "predictions" / s for s in SPLITS]
+    folders += [out / n for n in _STAGE_FOLDERS]
+    for folder in folders:
+        if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
+            folder.rmdir()
+            removed.append(folder)
+    return removed
 
 
 # --------------------------------------------------------------------------- reproduce
@@ -315,8 +459,9 @@ def reproduce(
         Folds of the cross-validated ensemble accuracy on PublicTest.
     seed : int, default=0
     overwrite : bool, default=False
-        Start again: drop the models, predictions and ensemble of ``out`` (the
-        extracted features are kept).
+        Start again: remove what the reproduction wrote into ``out``
+        (:func:`clear_reproduction`; anything else there is left as it was). The
+        extracted features are kept, unless the reproduction had another source.
     verbose : int, default=0
         Keras' progress output while training.
     log : callable or None, default=print
@@ -329,7 +474,9 @@ def reproduce(
     Raises
     ------
     ValueError
-        If a setting is invalid, or ``out`` holds a reproduction made with other settings.
+        If a setting is invalid, ``out`` holds a reproduction made with other settings,
+        or ``out`` is not a reproduction's folder (no ``reproduce.json``, and files a
+        reproduction writes: ``models/``, ``figures/``...).
     DataError
         If the source is unreadable or lacks the Training or PublicTest split.
 
@@ -452,6 +599,10 @@ def _train_variant(
         for split in SPLITS:
             for mode in MODES:
                 _prediction_path(out, split, name, mode).unlink(missing_ok=True)
+        # a run stopped before its first epoch ended left its config.json and no
+        # checkpoint: nothing to resume (train(resume=True) refuses such a folder), so it
+        # starts again
+        fresh = not (run / _RUN_STATE).exists()
         say(f"{name}: training ({model_config.resolved_input_size} px, {config.epochs} epochs)")
         model = train(
             train_set,
@@ -460,7 +611,8 @@ def _train_variant(
             config,
             weights=_backbone_weights(weights, model_config.backbone),
             out_dir=run,
-            resume=True,
+            resume=not fresh,
+            overwrite=fresh,
             strategy=devices,
             workers=workers,
             use_multiprocessing=use_multiprocessing,

@@ -145,6 +145,17 @@ def test_photos_with_detect_faces(tmp_path):
     assert [os.path.basename(i) for i, _ in report.skipped] == ["wall.png"]
     assert report.skipped[0][1] == "no face found" and loaded.attrs["detect_faces"]
     np.testing.assert_array_equal(loaded.features, FeatureExtractor().transform(loaded.images))
+    assert loaded.attrs["detection"] == {
+        "detector": "hog",
+        "min_score": None,
+        "upsample": None,
+    }
+    # the detection settings are honoured and recorded: nothing scores 5
+    none = _extract(tmp_path / "photos", tmp_path / "none.h5", detect_faces=True, min_score=5.0)
+    assert none.n_faces == 0 and [reason for _, reason in none.skipped] == ["no face found"] * 2
+    assert load_features(tmp_path / "none.h5").attrs["detection"]["min_score"] == 5.0
+    with pytest.raises(ValueError, match="detector must name one of"):
+        _extract(tmp_path / "photos", tmp_path / "x.h5", detect_faces=True, detector=len)
 
 
 def test_fer2013_layout_honours_skip_unknown_labels(tmp_path, val_files):
