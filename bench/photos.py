@@ -68,9 +68,8 @@ PEERS = ROOT.parent / "shared" / "peers"
 SETS = ("plain", "hard", "empty")
 PR_THRESHOLDS = (-0.5, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.5)
 PR_FLOOR = -1.0  # lowest threshold of the curve
-# emonet.features.detect_faces: its documented default lowest score, and the largest long
-# side at which upsample=None still doubles a photo in which nothing was found
-DOCUMENTED_MIN_SCORE = 0.3
+# emonet.features.detect_faces: the largest long side at which upsample=None still doubles
+# a photo in which nothing was found (docs/recognize.md)
 AUTO_UPSAMPLE_MAX_SIDE = 1000
 PLAIN_SIDE, PLAIN_FACE = 400, 150
 HARD_SIZES = ((640, 480), (1280, 720))
@@ -413,8 +412,9 @@ class Answer:
 
 def emonet_answer(recognizer: Any, image: np.ndarray) -> Answer:
     start = time.perf_counter()
-    faces = recognizer.predict(image)
+    (result,) = recognizer.predict(image)  # one PhotoResult per photo
     ms = 1000 * (time.perf_counter() - start)
+    faces = result.faces
     boxes = np.array([face.box for face in faces], np.int64).reshape(-1, 4)
     labels = np.array([emonet.LABELS.index(face.label) for face in faces], np.int64)
     return Answer(boxes, labels, ms)
@@ -1066,8 +1066,10 @@ def pr_report(
     figures: dict[str, dict[str, dict[str, Any]]],
 ) -> dict[str, Any]:
     """The detection score's precision-recall curve on hard + empty: table, PNG, figures."""
+    from emonet.features import check_detection
+
     photos = sets["hard"] + sets["empty"]
-    operating = DOCUMENTED_MIN_SCORE if args.min_score is None else args.min_score
+    operating = check_detection(args.detector, None, args.min_score)
     # dlib reports 50-400 candidates a photo at -10; the curve starts at PR_FLOOR
     candidates = above(
         detection_candidates(photos, args.upsample, args.detector),

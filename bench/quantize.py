@@ -31,7 +31,7 @@ from emonet.features import load_features  # noqa: E402
 from emonet.models import (  # noqa: E402
     TTA_MODES,
     load_model,
-    predict_faces,
+    predict_crops,
     predict_proba,
     quantize_model,
 )
@@ -40,11 +40,11 @@ KINDS = ("float", "int8", "weights")
 
 
 def crops_per_second(model, faces: np.ndarray, rounds: int = 3) -> float:
-    predict_faces(model, faces[:256])  # the first call traces or allocates
+    predict_crops(model, faces[:256])  # the first call traces or allocates
     best = np.inf
     for _ in range(rounds):
         start = time.perf_counter()
-        predict_faces(model, faces)
+        predict_crops(model, faces)
         best = min(best, time.perf_counter() - start)
     return len(faces) / best
 

@@ -36,7 +36,7 @@ _BATCHES = None  # the FaceBatches of a worker process
 
 def _init(data, batch: int) -> None:
     global _BATCHES
-    from emonet.models import AugmentConfig, FaceBatches
+    from emonet.training import AugmentConfig, FaceBatches
 
     _BATCHES = FaceBatches(
         data, use_features=True, batch_size=batch, shuffle=True, augment=AugmentConfig(), seed=0

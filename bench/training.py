@@ -72,7 +72,7 @@ def real_faces(data: Path, n: int) -> FeatureSet:
 def _augmented_batches(data: FeatureSet, batch: int, mode: str, drop_remainder: bool = False):
     """Shuffled training batches of faces and features, augmented in ``mode``: the
     training pipeline of the current backend (``make_dataset(pipeline="auto")``)."""
-    from emonet.models import AugmentConfig, make_dataset
+    from emonet.training import AugmentConfig, make_dataset
 
     return make_dataset(
         data,
@@ -102,7 +102,7 @@ def _rate(batches, batch: int, count: int) -> float:
 def bench_pipeline(data: FeatureSet, batch: int, batches: int) -> None:
     import keras
 
-    from emonet.models import FaceBatches
+    from emonet.training import FaceBatches
 
     pipeline = _augmented_batches(data, batch, "none")
     name = "FaceBatches" if isinstance(pipeline, FaceBatches) else "tf.data"

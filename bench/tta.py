@@ -28,14 +28,8 @@ from emonet import import_tensorflow
 import_tensorflow()  # quietly, before the imports below load it
 
 from emonet.ensemble import WeightedEnsemble, cross_validate_ensemble  # noqa: E402
-from emonet.features import load_features  # noqa: E402
-from emonet.models import (  # noqa: E402
-    TTA_SCALES,
-    load_model,
-    predict_faces,
-    scale_batch,
-    warp_faces,
-)
+from emonet.features import load_features, scale_batch, warp_faces  # noqa: E402
+from emonet.models import TTA_SCALES, load_model, predict_crops  # noqa: E402
 
 _SHIFTS = [(2, 0), (-2, 0), (0, 2), (0, -2), (2, 2), (-2, -2), (2, -2), (-2, 2)]
 
@@ -74,7 +68,7 @@ def main() -> int:
             print(f"{path}: reads features; this benchmark moves faces only", file=sys.stderr)
             return 2
         start = time.perf_counter()
-        answers = {k: predict_faces(model, faces, tta="flip") for k, faces in views.items()}
+        answers = {k: predict_crops(model, faces, tta="flip") for k, faces in views.items()}
         row = []
         for name, keys in schemes.items():
             probabilities = np.mean([answers[k] for k in keys], axis=0)

@@ -1,4 +1,5 @@
-"""The names that the options of :mod:`emonet.models` accept, without TensorFlow.
+"""The names that the options of :mod:`emonet.models` and :mod:`emonet.training` accept,
+without TensorFlow.
 
 ``emonet-train`` and ``emonet-evaluate`` check their arguments against these before they
 import TensorFlow (seconds of start-up), and the library checks its configurations
@@ -19,7 +20,7 @@ VARIANT_NAMES: tuple[str, ...] = (
     "features",
 )
 
-#: Named training recipes (``emonet.models.RECIPES``).
+#: Named training recipes (``emonet.training.RECIPES``).
 RECIPE_NAMES: tuple[str, ...] = ("paper", "cpu")
 
 #: Augmentation modes of ``AugmentConfig``.
@@ -32,7 +33,7 @@ LR_SCHEDULES: tuple[str, ...] = ("plateau", "cosine", "constant")
 MONITORS: tuple[str, ...] = ("val_loss", "val_accuracy", "loss", "accuracy")
 PRECISIONS: tuple[str | None, ...] = (None, "bfloat16", "float16")
 
-#: Test-time augmentation of ``predict_faces`` and ``Recognizer``: the face alone, with
+#: Test-time augmentation of ``predict_crops`` and ``Recognizer``: the face alone, with
 #: its mirror image, or mirrored at three zooms (``emonet.models.TTA_SCALES``).
 TTA_MODES: tuple[str, ...] = ("none", "flip", "multiscale")
 

@@ -24,9 +24,10 @@ _LOG_LEVEL = "2"
 def import_tensorflow() -> None:
     """Import Keras and its backend, and initialise the devices, without their log lines.
 
-    Call it before the first import of :mod:`emonet.models`, :mod:`emonet.recognize` or
-    Keras (which import TensorFlow, loudly, on its default backend): the ``emonet-*``
-    commands call it once their arguments are checked, and a script may do the same.
+    Call it before the first import of :mod:`emonet.models`, :mod:`emonet.training`,
+    :mod:`emonet.recognize` or Keras (which import TensorFlow, loudly, on its default
+    backend): the ``emonet-*`` commands call it once their arguments are checked, and a
+    script may do the same.
     TensorFlow is imported only when it is Keras' backend (``KERAS_BACKEND``); once it,
     or Keras on another backend, is imported, the call does nothing.
 

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from emonet import LABELS, __version__
     from emonet.features import FeatureExtractor
-    from emonet.recognize import Recognizer, annotate, save_image
+    from emonet.recognize import Recognizer
 
     out = Path(args.out)
     photo = data.astronaut()  # RGB, 512x512
@@ -90,28 +90,30 @@ def main(argv: list[str] | None = None) -> int:
     loaded = time.perf_counter() - start
     recognizer.predict(photo)  # the first call builds the networks' functions
     start = time.perf_counter()
-    faces = recognizer.predict(photo)
+    # one PhotoResult per photo; the photo kept in it, to be drawn on
+    (result,) = recognizer.predict(photo, keep_images=True)
     seconds = time.perf_counter() - start
+    faces = result.faces
     if not faces:
         print("no face found in the astronaut photo", file=sys.stderr)
         return 1
     members = len(recognizer.models_)
     print(
-        f"emonet {__version__} demo: scikit-image's astronaut photo {photo.shape[1]}x"
-        f"{photo.shape[0]}, preset {args.preset!r} ({members} models"
+        f"emonet {__version__} demo: scikit-image's astronaut photo {result.width}x"
+        f"{result.height}, preset {args.preset!r} ({members} models"
         f"{'' if recognizer.tta_ == 'none' else f', {recognizer.tta_} averaging'}; "
         f"loaded in {loaded:.1f} s)"
     )
     for i, face in enumerate(faces):
         print(
             f"  face {i}: box (left, top, right, bottom) = {list(face.box)}, detection score "
-            f"{face.score:.2f}"
+            f"{face.detection_score:.2f}"
         )
         print(f"  expression: {face.label} ({face.confidence:.1%})")
         ranked = sorted(LABELS, key=lambda name: -face.probabilities[name])
         print("  " + ", ".join(f"{name} {face.probabilities[name]:.1%}" for name in ranked))
     print(f"  one photo end to end: {1000 * seconds:.0f} ms (detection, alignment, networks)")
-    annotated = save_image(annotate(photo, faces), out / "astronaut_expression.png")
+    annotated = result.save(out / "astronaut_expression.png")
 
     # the features the fused members read, drawn
     boxes, _, _, crops = recognizer.detect(photo)

@@ -2,7 +2,7 @@
 
 For a lent GPU machine that has JAX but neither TensorFlow nor dlib: the faces come from
 a bundle of ``emonet.reproduce.pack_bundle`` (Training and PublicTest, about 52 MB), the
-networks train on the JAX backend with the same :func:`emonet.models.train` as on the
+networks train on the JAX backend with the same :func:`emonet.training.train` as on the
 CPU, and the ``.keras`` files they write load on any backend. It runs in two phases
 within a deadline:
 
@@ -116,7 +116,8 @@ RUNS = Path("/tmp/emonet_gpu_runs")
 
 
 def _configs(spec: tuple[dict, dict], minutes: float):
-    from emonet.models import AugmentConfig, TrainingConfig, variant_config
+    from emonet.models import variant_config
+    from emonet.training import AugmentConfig, TrainingConfig
 
     model_overrides, training_overrides = spec
     training = dict(BATCH, epochs=MAX_EPOCHS, time_limit=minutes) | training_overrides
@@ -145,19 +146,17 @@ def _summary(result, name: str) -> dict:
 
 def _teacher_of(path: Path, train_set):
     """An ``emonet-distill`` teacher file's probabilities, in ``train_set``'s order."""
-    import numpy as np
+    from emonet.training import TeacherProbabilities
 
-    with np.load(path) as saved:
-        rows = {face_id: i for i, face_id in enumerate(saved["ids"].astype(str))}
-        missing = [i for i in train_set.ids.astype(str) if i not in rows]
-        if missing:
-            raise ValueError(f"{path}: no teacher probabilities for {len(missing)} faces")
-        return saved["probabilities"][[rows[i] for i in train_set.ids.astype(str)]]
+    try:
+        return TeacherProbabilities.load(path).select(train_set.ids)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
 
 
 def _student(train_set, val_set, teacher, minutes: float, name: str):
     """Distil ``teacher`` into a :data:`STUDENT` network in the run folder ``name``."""
-    from emonet.models import distill
+    from emonet.training import distill
 
     model_config, config = _configs(STUDENT, minutes)
     return distill(
@@ -174,7 +173,7 @@ def _student(train_set, val_set, teacher, minutes: float, name: str):
 
 def run_member(args: argparse.Namespace) -> None:
     """One training process: a member, or the student of ``--old-teacher``."""
-    from emonet.models import train
+    from emonet.training import train
 
     train_set, val_set = _load(args.bundle, args.faces)
     name = args.member
@@ -295,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from emonet.models import load_model, predict_proba
+    from emonet.training import TeacherProbabilities
 
     train_set, val_set = _load(args.bundle, args.faces)
     teacher = np.mean(
@@ -304,12 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         ],
         axis=0,
     )
-    np.savez(
-        RUNS / "teacher_gpu.npz",
-        probabilities=teacher.astype(np.float32),
-        ids=train_set.ids,
-        teacher=np.array(",".join(members)),
-    )
+    # the format of emonet-distill's teacher.npz, the teacher named by its members
+    TeacherProbabilities(teacher, train_set.ids, ",".join(members)).save(RUNS / "teacher_gpu.npz")
     accuracy = float((teacher.argmax(1) == train_set.labels).mean())
     print(
         f"phase 2: teacher of {len(members)} members, {accuracy:.2%} right on Training; "

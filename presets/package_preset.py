@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import classification_report, confusion_matrix
 
 from emonet import LABELS, import_tensorflow
 
@@ -46,6 +45,7 @@ from emonet.models import (  # noqa: E402
     quantize_model,
     save_model,
 )
+from emonet.predictions import evaluate_predictions  # noqa: E402
 from emonet.recognize import save_preset  # noqa: E402
 
 
@@ -148,14 +148,8 @@ def main() -> int:
     else:
         combined = probabilities[0]
         ensemble_file = None
-    report = classification_report(
-        y,
-        combined.argmax(1),
-        labels=range(len(LABELS)),
-        target_names=list(LABELS),
-        output_dict=True,
-        zero_division=0,
-    )
+    evaluation = evaluate_predictions(combined, y)
+    report = evaluation.report
     best = max(r["publictest_accuracy"] for r in member_rows)
     metrics = {
         "split": "PublicTest",
@@ -180,7 +174,7 @@ def main() -> int:
             f"{learned:.2%} on PublicTest (fit there), 5-fold cross-validated "
             f"{cross_mean:.2%} +- {cross_std:.2%}"
         )
-    confusion = confusion_matrix(y, combined.argmax(1), labels=range(len(LABELS)))
+    confusion = evaluation.confusion
     metrics["confusion"] = confusion.tolist()
     for i, name in enumerate(LABELS):
         c = metrics["per_class"][name]

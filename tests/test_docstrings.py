@@ -25,6 +25,7 @@ MODULES = (
     "emonet.predictions",
     "emonet.ensemble",
     "emonet.models",
+    "emonet.training",
     "emonet.recognize",
     "emonet.reproduce",
 )
@@ -93,7 +94,7 @@ def test_examples_are_found() -> None:
     for name in (
         "emonet.ensemble._weighted.WeightedEnsemble",
         "emonet.ensemble._weighted.WeightedEnsemble.save",
-        "emonet.predictions.load_predictions",
+        "emonet.predictions._files.load_predictions",
         "emonet._io.atomic_path",
     ):
         assert name in names

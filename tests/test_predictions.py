@@ -1,9 +1,12 @@
-"""The prediction-file format shared by model evaluation and the ensemble."""
+"""The prediction-file format shared by model evaluation and the ensemble, and the
+scores of predictions."""
 
 from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -17,7 +20,9 @@ from hypothesis.extra import numpy as hnp
 from emonet import NUM_CLASSES
 from emonet.predictions import (
     UNKNOWN_LABEL,
+    Evaluation,
     Predictions,
+    evaluate_predictions,
     load_predictions,
     save_predictions,
 )
@@ -340,3 +345,34 @@ def test_fuzz_arrays_load_checked_or_fail_naming_the_file(arrays: dict[str, np.n
         assert np.all(result.labels == UNKNOWN_LABEL)
     assert result.ids.dtype.kind == "U" and np.unique(result.ids).size == n_samples
     assert result.model_name == (str(arrays["model_name"]) if "model_name" in arrays else "fuzz")
+
+
+# --- scores ---------------------------------------------------------------------------
+
+
+def test_evaluation_leaves_out_unknown_labels():
+    probabilities = np.eye(7)[[0, 1, 2, 2, 6]]
+    labels = np.array([0, 1, 1, -1, 6])
+    result = evaluate_predictions(probabilities, labels)
+    assert isinstance(result, Evaluation)
+    assert result.n_faces == 4 and result.accuracy == pytest.approx(0.75)
+    assert result.confusion.shape == (7, 7) and result.confusion.sum() == 4
+    assert result.confusion[1, 2] == 1  # a disgusted face taken for fear
+    assert result.report["disgust"]["recall"] == pytest.approx(0.5)
+    assert "disgust" in result.text and "f1-score" in result.text
+    with pytest.raises(ValueError, match="no face has a known label"):
+        evaluate_predictions(probabilities, np.full(5, -1))
+
+
+def test_scoring_a_prediction_file_needs_no_keras(tmp_path: Path) -> None:
+    path = save_predictions(tmp_path / "p.npz", np.eye(7)[[0, 3, 3]], labels=[0, 3, 4])
+    code = (
+        "import sys\n"
+        "from emonet.predictions import evaluate_predictions, load_predictions\n"
+        f"p = load_predictions({str(path)!r})\n"
+        "print(round(evaluate_predictions(p.probabilities, p.labels).accuracy, 3))\n"
+        "print('keras' in sys.modules or 'tensorflow' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0.667", "False"]

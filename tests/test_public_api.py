@@ -23,6 +23,7 @@ PACKAGES = (
     "emonet.predictions",
     "emonet.ensemble",
     "emonet.models",
+    "emonet.training",
     "emonet.recognize",
     "emonet.reproduce",
 )

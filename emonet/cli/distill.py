@@ -3,14 +3,15 @@
 The teacher (a bundled preset, or a user's models and ensemble) gives its probabilities
 of the Training faces once; they are kept in ``OUT/teacher.npz``, so a resumed run does
 not compute them again. The student then trains as ``emonet-train`` trains, on the
-teacher's softened probabilities mixed with the labels (:func:`emonet.models.distill`),
+teacher's softened probabilities mixed with the labels (:func:`emonet.training.distill`),
 with every option of ``emonet-train``; label smoothing is off unless asked.
 
 With ``--teacher-views K`` the teacher labels K augmented copies of every face, drawn
-with the recipe's augmentation (:func:`emonet.models.augmented_views`), and the student
-trains on those copies, mirrored at random when the teacher averages each face with its
-mirror: it learns the teacher's answer on the face it is shown. An epoch is then one
-pass over the K copies.
+with the recipe's augmentation, and the student trains on those copies, mirrored at
+random when the teacher averages each face with its mirror: it learns the teacher's
+answer on the face it is shown (:func:`emonet.training.teaching_views`). An epoch is then
+one pass over the K copies. The teacher file is a
+:class:`emonet.training.TeacherProbabilities`.
 """
 
 from __future__ import annotations
@@ -18,18 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from emonet._io import atomic_path, atomic_write_text
+from emonet._io import atomic_write_text
 from emonet._tensorflow import import_tensorflow
 from emonet.cli._common import CommandParser, add_tta_options, run
 from emonet.cli.train import add_training_arguments, check_training_arguments, train_from_arguments
 
-TEACHER_FILE = "teacher.npz"
 DISTILL_FILE = "distill.json"
 
 
@@ -106,16 +105,15 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _describe_teacher(args: argparse.Namespace, views: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "preset": None if args.teacher_models else args.teacher,
-        "models": [str(model) for model in args.teacher_models or []],
-        "ensemble": args.teacher_ensemble,
-        # flip and none as the booleans they were written as, so that the teacher files
-        # of earlier runs stay valid
-        "tta": {"flip": True, "none": False}.get(args.teacher_tta, args.teacher_tta),
-        # only with views, so that the teacher files of earlier runs stay valid
-        **({"views": views} if views else {}),
-    }
+    from emonet.training import describe_teacher
+
+    return describe_teacher(
+        preset=None if args.teacher_models else args.teacher,
+        models=args.teacher_models or [],
+        ensemble=args.teacher_ensemble,
+        tta=args.teacher_tta,
+        views=views,
+    )
 
 
 def _recognizer(args: argparse.Namespace) -> Any:
@@ -128,44 +126,21 @@ def _recognizer(args: argparse.Namespace) -> Any:
     return Recognizer(args.teacher, tta=args.teacher_tta)
 
 
-def _views(args: argparse.Namespace, data: Any, config: Any, recognizer: Any, student: Any):
-    """The augmented copies the teacher labels, how they were drawn, and the recipe with
-    the student's own augmentation cut to what leaves the teacher's answer alone."""
-    from emonet.models import augmented_views
-
-    # a flip-averaging teacher answers a face and its mirror alike: mirror in training
-    flip_online = config.augment.flip and recognizer.tta_ != "none"
-    augment = replace(config.augment, flip=config.augment.flip and not flip_online)
-    # the copies' landmarks and HOG only for a network that reads them (GBs at 16 views)
-    with_features = student.use_features or any(
-        model.emonet_info.uses_features for model in recognizer.models_
-    )
-    views = augmented_views(
-        data, augment, args.teacher_views, seed=config.seed, with_features=with_features
-    )
-    # the recipe's flip stays: flip_online implies it
-    own = replace(config.augment, rotation=0.0, shear=0.0, zoom=0.0, translate=0.0, erase=0.0)
-    if not flip_online:
-        own = replace(own, mode="none")
-    described = {"count": args.teacher_views, "seed": config.seed, "augment": augment.get_config()}
-    return views, described, replace(config, augment=own)
-
-
 def _teacher_probabilities(
     args: argparse.Namespace, data: Any, views: dict[str, Any] | None, recognizer: Any = None
 ) -> tuple[np.ndarray, float]:
     """The teacher's probabilities of ``data``'s faces and its accuracy on them: from
     OUT/teacher.npz when it holds this teacher's for these faces, else computed and kept."""
-    teacher = json.dumps(_describe_teacher(args, views), sort_keys=True)
+    from emonet.training import TEACHER_FILE, TeacherProbabilities
+
+    teacher = _describe_teacher(args, views)
     cache = Path(args.out) / TEACHER_FILE
     probabilities = None
     if cache.is_file():
-        with np.load(cache, allow_pickle=False) as saved:
-            if str(saved["teacher"]) == teacher and np.array_equal(
-                saved["ids"], data.ids.astype(str)
-            ):
-                print(f"teacher probabilities from {cache}")
-                probabilities = saved["probabilities"]
+        saved = TeacherProbabilities.load(cache)
+        if saved.matches(teacher, data.ids):
+            print(f"teacher probabilities from {cache}")
+            probabilities = saved.probabilities
     if probabilities is None:
         recognizer = recognizer or _recognizer(args)
         print(
@@ -174,10 +149,9 @@ def _teacher_probabilities(
             + f", on {len(data):,} faces"
             + (f" ({views['count']} augmented copies of each)" if views else "")
         )
-        probabilities = recognizer.predict_feature_set(data)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(cache, suffix=".npz") as tmp:
-            np.savez(tmp, probabilities=probabilities, ids=data.ids.astype(str), teacher=teacher)
+        kept = TeacherProbabilities(recognizer.predict_feature_set(data), data.ids, teacher)
+        kept.save(cache)
+        probabilities = kept.probabilities  # as a resumed run reads them back
     accuracy = float(np.mean(probabilities.argmax(axis=1) == data.labels))
     print(f"teacher accuracy on the faces it teaches: {accuracy:.2%}")
     return probabilities, accuracy
@@ -186,7 +160,7 @@ def _teacher_probabilities(
 def _main(args: argparse.Namespace) -> int:
     _check(args)
     import_tensorflow()
-    from emonet.models import distill
+    from emonet.training import TEACHER_FILE, distill, teaching_views
 
     if args.label_smoothing is None:
         args.label_smoothing = 0.0  # the targets are soft already
@@ -199,7 +173,17 @@ def _main(args: argparse.Namespace) -> int:
         recognizer = views = None
         if args.teacher_views:
             recognizer = _recognizer(args)
-            train_data, views, config = _views(args, train_data, config, recognizer, model_config)
+            # the copies' landmarks and HOG only for a network that reads them
+            with_features = model_config.use_features or any(
+                model.emonet_info.uses_features for model in recognizer.models_
+            )
+            train_data, views, config = teaching_views(
+                train_data,
+                config,
+                args.teacher_views,
+                teacher_tta=recognizer.tta_,
+                with_features=with_features,
+            )
         teacher, accuracy = _teacher_probabilities(args, train_data, views, recognizer)
         settings = {"temperature": args.temperature, "alpha": args.alpha}
         record = {

@@ -72,13 +72,12 @@ def _main(args: argparse.Namespace) -> int:
     import_tensorflow()
     from emonet.features import load_features
     from emonet.models import (
-        evaluate_predictions,
         load_lite_model,
         load_model,
         plot_confusion_matrix,
         predict_proba,
     )
-    from emonet.predictions import save_predictions
+    from emonet.predictions import evaluate_predictions, save_predictions
 
     output = Path(args.output)
     model = (load_lite_model if args.model.endswith(LITE_SUFFIX) else load_model)(args.model)

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from emonet._image import IMAGE_EXTENSIONS
 from emonet._io import atomic_path, atomic_write_text
 from emonet._tensorflow import import_tensorflow
 from emonet.cli._common import (
@@ -28,18 +27,9 @@ from emonet.cli._common import (
 )
 from emonet.features import DETECTORS
 
-#: Files read as videos (frame by frame); the others of IMAGE_EXTENSIONS as photos.
-VIDEO_EXTENSIONS: tuple[str, ...] = (
-    ".mp4",
-    ".avi",
-    ".mov",
-    ".mkv",
-    ".webm",
-    ".m4v",
-    ".mpg",
-    ".mpeg",
-    ".wmv",
-)
+# light: the recognizer itself (Keras, dlib) is imported once the arguments are checked
+from emonet.recognize import VIDEO_EXTENSIONS, find_inputs
+
 # Photos whose faces share one network pass: enough to fill a batch, few enough to keep
 # a folder's memory flat.
 _PHOTOS_PER_GROUP = 32
@@ -57,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image, folder or video")
     out = parser.add_argument_group("output")
-    out.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    out.add_argument(
+        "--json",
+        action="store_true",
+        help='print JSON instead of a table: {"format": "emonet-predictions", '
+        '"format_version": 1, ..., "results": [...]}',
+    )
     out.add_argument("--csv", metavar="FILE", help="also write one row per face to FILE")
     out.add_argument(
         "--annotate",
@@ -75,12 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     how = parser.add_argument_group("recognition")
     how.add_argument("--every", type=int, default=1, metavar="N", help="every N-th video frame")
     add_tta_options(how, default=None, who="read each face")
-    how.add_argument("--preset", default="default", help="bundled preset or preset folder")
+    how.add_argument(
+        "--preset", default=None, help="bundled preset or preset folder (default: default)"
+    )
     how.add_argument(
         "--models",
         nargs="+",
         metavar="MODEL",
-        help="your own run folders, .keras or .tflite (emonet-quantize) files",
+        help="your own run folders, .keras or .tflite (emonet-quantize) files, instead of "
+        "a preset",
     )
     how.add_argument("--ensemble", metavar="JSON", help="ensemble.json of emonet-fit-ensemble")
     how.add_argument("--detector", choices=DETECTORS, default="hog")
@@ -90,41 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--min-score", type=float, default=None, help="lowest detection score")
     how.add_argument("--batch-size", type=int, default=256)
     return parser
-
-
-def collect_inputs(paths: list[str]) -> tuple[list[Path], list[str]]:
-    """The image and video files named by ``paths`` (folders searched recursively).
-
-    Returns the files in a stable order, each once, and the messages of paths that were
-    skipped.
-
-    Raises
-    ------
-    FileNotFoundError
-        If a path does not exist.
-    """
-    files: list[Path] = []
-    skipped: list[str] = []
-    known = (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS)
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in known)
-            if not found:
-                skipped.append(f"{path}: no image or video files in this folder")
-            files += found
-        elif path.is_file():
-            if path.suffix.lower() in known:
-                files.append(path)
-            else:
-                skipped.append(
-                    f"{path}: not an image or video file ({path.suffix or 'no suffix'})"
-                )
-        else:
-            raise FileNotFoundError(f"{path}: no such file or folder")
-    # a file named twice (itself and its folder, or through a link) is read once
-    unique = {_same_file_key(path): path for path in reversed(files)}
-    return [path for path in files if unique[_same_file_key(path)] is path], skipped
 
 
 def annotation_paths(files: list[Path], folder: str | os.PathLike[str]) -> dict[Path, list[Path]]:
@@ -201,6 +164,11 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.upsample is not None and args.upsample < 0:
         raise ValueError(f"--upsample must be 0 or more, got {args.upsample}")
+    if args.preset is not None and args.models:
+        raise ValueError(
+            "--preset and --models both name the models to run: give --preset for a "
+            "bundled or saved preset, or --models (and --ensemble) for your own"
+        )
     if args.ensemble and not args.models:
         raise ValueError("--ensemble needs --models: the models it weighs")
     for model in args.models or []:
@@ -242,12 +210,12 @@ def _check_outputs(args: argparse.Namespace, files: list[Path]) -> dict[Path, li
 
 def _main(args: argparse.Namespace) -> int:
     _check_args(args)
-    files, skipped = collect_inputs(args.paths)
+    photos, videos, skipped = find_inputs(args.paths)
     for message in skipped:
         _warn(f"skipped {message}")
-    annotated = _check_outputs(args, files)
+    annotated = _check_outputs(args, [*photos, *videos])
     import_tensorflow()
-    from emonet.recognize import ROW_COLUMNS, Recognizer
+    from emonet.recognize import ROW_COLUMNS, Recognizer, results_document
 
     recognizer = Recognizer(
         args.preset,
@@ -261,39 +229,37 @@ def _main(args: argparse.Namespace) -> int:
     )
     annotate_dir = Path(args.annotate) if args.annotate else None
     rows: list[dict[str, Any]] = []
-    documents: list[dict[str, Any]] = []
-    photos = [f for f in files if not _is_video(f)]
-    videos = [f for f in files if _is_video(f)]
-    n_skipped = len(skipped)
+    photo_results, video_results = [], []
+    n_files, n_skipped = 0, len(skipped)
 
-    for path, faces, image in _photo_results(recognizer, photos, args.quiet):
-        if faces is None:
+    for path, result in _photo_results(recognizer, photos, args.quiet, bool(annotated)):
+        if result is None:
             n_skipped += 1
             continue
+        n_files += 1
         # a file name that is no UTF-8 is written with its odd bytes as \xNN
-        source = printable_path(path)
-        documents.append({"source": source, "faces": [f.to_dict() for f in faces]})
-        new_rows = [face.to_row(source, face=i) for i, face in enumerate(faces)]
+        new_rows = result.to_rows()
         rows += new_rows
         if not args.json:
-            _print_rows(new_rows, source)
+            _print_rows(new_rows, printable_path(path))
         if annotated:
-            from emonet.recognize import annotate, save_image
-
-            save_image(annotate(image, faces), annotated[path][0])
+            result.save(annotated[path][0])
+        if args.json:
+            photo_results.append(dataclasses.replace(result, image=None))
 
     for path in videos:
         try:
-            document, new_rows = _video(recognizer, path, args, annotated.get(path))
+            video, new_rows = _video(recognizer, path, args, annotated.get(path))
         except ValueError as error:
             _warn(f"skipped {error}")
             n_skipped += 1
             continue
-        documents.append(document)
+        n_files += 1
+        video_results.append(video)
         rows += new_rows
 
     if args.json:
-        json.dump(documents, sys.stdout, indent=1)
+        json.dump(results_document(photo_results, video_results), sys.stdout, indent=1)
         sys.stdout.write("\n")
     if args.csv:
         buffer = io.StringIO()
@@ -303,7 +269,7 @@ def _main(args: argparse.Namespace) -> int:
         atomic_write_text(args.csv, buffer.getvalue())
     n_faces = len(rows)
     print(
-        f"{len(documents)} files, {n_faces} faces"
+        f"{n_files} files, {n_faces} faces"
         + (f", {n_skipped} skipped" if n_skipped else "")
         + (f"; wrote {args.csv}" if args.csv else "")
         + (f"; annotated into {annotate_dir}" if annotate_dir else ""),
@@ -312,8 +278,11 @@ def _main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _photo_results(recognizer, photos: list[Path], quiet: bool) -> Iterator[tuple]:
-    """(path, faces or None when unreadable, image) per photo, in groups sharing a batch."""
+def _photo_results(
+    recognizer, photos: list[Path], quiet: bool, keep_images: bool
+) -> Iterator[tuple]:
+    """(path, its PhotoResult or None when unreadable) per photo, in groups sharing a
+    batch; the image kept in the result with ``keep_images``."""
     from tqdm import tqdm
 
     from emonet.recognize import read_photo
@@ -323,27 +292,27 @@ def _photo_results(recognizer, photos: list[Path], quiet: bool) -> Iterator[tupl
         group = photos[start : start + _PHOTOS_PER_GROUP]
         readable, images = [], []
         for path in group:
+            # read here, one by one, so that an unreadable file is named and skipped
             try:
                 images.append(read_photo(path))
                 readable.append(path)
             except (OSError, ValueError) as error:
                 bar.clear()
                 _warn(f"skipped {error}")
-                yield path, None, None
-        for path, image, faces in zip(
-            readable, images, recognizer.predict(images) if images else [], strict=True
-        ):
-            yield path, faces, image
+                yield path, None
+        results = recognizer.predict(images, keep_images=keep_images) if images else []
+        for path, result in zip(readable, results, strict=True):
+            yield path, dataclasses.replace(result, source=os.fsdecode(path))
         bar.update(len(group))
     bar.close()
 
 
 def _video(recognizer, path: Path, args: argparse.Namespace, outputs: list[Path] | None):
-    """The JSON document and CSV rows of one video; with ``outputs`` (the annotated
-    video and its timeline) both written, each atomically."""
+    """The VideoResult (frames without their images) and CSV rows of one video; with
+    ``outputs`` (the annotated video and its timeline) both written, each atomically."""
     from tqdm import tqdm
 
-    from emonet.recognize import annotate, plot_timeline, video_info
+    from emonet.recognize import VideoResult, annotate, plot_timeline, video_info
 
     source = printable_path(path)
     info = video_info(path)
@@ -381,12 +350,14 @@ def _video(recognizer, path: Path, args: argparse.Namespace, outputs: list[Path]
             bar.update(1)
     if outputs is not None and frames:
         plot_timeline(frames, outputs[1], printable_path(path.name))
-    document = {
-        "source": source,
-        "video": {"fps": info["fps"], "frames": info["frames"], "every": args.every},
-        "frames": [frame.to_dict() for frame in frames],
-    }
-    return document, rows
+    video = VideoResult(
+        source=os.fsdecode(path),
+        fps=info["fps"],
+        frame_count=info["frames"],
+        every=args.every,
+        frames=frames,
+    )
+    return video, rows
 
 
 def _video_writer(temporary: Path, target: Path, info: dict, every: int, first):

@@ -79,7 +79,8 @@ def _main(args: argparse.Namespace) -> int:
     model_path, output = _paths(args)
     import_tensorflow()
     from emonet.features import load_features
-    from emonet.models import evaluate_predictions, load_model, predict_proba, quantize_model
+    from emonet.models import load_model, predict_proba, quantize_model
+    from emonet.predictions import evaluate_predictions
 
     model = load_model(model_path)
     data = load_features(args.features, usage=["Training", "PublicTest"])

@@ -190,7 +190,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    from emonet.models import RECIPES, AugmentConfig
+    from emonet.training import RECIPES, AugmentConfig
 
     values = {
         "epochs": args.epochs,
@@ -268,17 +268,18 @@ def _initial_model(value: str | None) -> Path | None:
 def _main(args: argparse.Namespace) -> int:
     check_training_arguments(args)
     import_tensorflow()
-    from emonet.models import train
+    from emonet.training import train
 
     return train_from_arguments(args, train)
 
 
 def train_from_arguments(args: argparse.Namespace, fit: Callable[..., Any]) -> int:
-    """Run ``fit`` (:func:`emonet.models.train`, or a function with its signature) on the
+    """Run ``fit`` (:func:`emonet.training.train`, or a function with its signature) on the
     features file, model and recipe the parsed arguments name, and report the result."""
     backbone_options = _backbone_options(args.backbone_option)
     from emonet.features import load_features
-    from emonet.models import RECIPES, VARIANTS, variant_config
+    from emonet.models import VARIANTS, variant_config
+    from emonet.training import RECIPES
 
     base = VARIANTS[args.variant]
     if args.recipe is None:

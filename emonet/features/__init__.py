@@ -1,7 +1,9 @@
 """The EmoNet feature vector: 68 dlib landmarks and a sliding-window HOG.
 
-For a 48x48 face: 136 landmark coordinates + 2,592 HOG values = 2,728 features.
-This subpackage never imports TensorFlow, so extraction starts fast.
+For a 48x48 face: 136 landmark coordinates + 2,592 HOG values = 2,728 features. The
+face geometry that training and test-time augmentation share (faces warped, mirrored and
+zoomed with their landmarks moved and their HOG computed again) lives here too. This
+subpackage never imports TensorFlow, so extraction starts fast.
 """
 
 from emonet.features._extractor import FeatureExtractor
@@ -12,6 +14,14 @@ from emonet.features._faces import (
     check_detection,
     crop_faces,
     detect_faces,
+)
+from emonet.features._geometry import (
+    FLIP_PERMUTATION,
+    mirror_batch,
+    scale_batch,
+    transform_landmarks,
+    warp_faces,
+    warp_features,
 )
 from emonet.features._hog import BLOCK_NORMS, sliding_hog, sliding_hog_reference
 from emonet.features._landmarks import LANDMARK_PARTS, extract_landmarks
@@ -29,6 +39,7 @@ from emonet.features._template import (
 __all__ = [
     "BLOCK_NORMS",
     "DETECTORS",
+    "FLIP_PERMUTATION",
     "Detector",
     "ExtractionReport",
     "FaceTemplate",
@@ -45,9 +56,14 @@ __all__ = [
     "face_template",
     "load_features",
     "make_face_template",
+    "mirror_batch",
     "save_features",
+    "scale_batch",
     "sliding_hog",
     "sliding_hog_reference",
     "template_transform",
+    "transform_landmarks",
     "warp_face",
+    "warp_faces",
+    "warp_features",
 ]

@@ -20,9 +20,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from emonet._config import config_from_dict
 from emonet._constants import FACE_SIZE, FEATURE_SIZE, NUM_CLASSES
 from emonet.models._backbones import build_backbone, get_backbone
-from emonet.models._config import config_from_dict
 from emonet.models._layers import BackbonePreprocessing, GrayToRGB
 
 __all__ = [
@@ -33,10 +33,14 @@ __all__ = [
     "variant_config",
 ]
 
-#: Names of the model inputs, as the ``tf.data`` pipeline and ``predict`` feed them.
-FACE_INPUT = "face"
-FEATURES_INPUT = "features"
-BACKBONE_LAYER = "backbone"
+#: Name of every network's face input, ``(48, 48, 1)``, as the training pipelines and
+#: :func:`predict_crops` feed it.
+FACE_INPUT: str = "face"
+#: Name of the features input (the 2,728 landmark and HOG values) of a network that
+#: reads them.
+FEATURES_INPUT: str = "features"
+#: Name of the backbone inside a network: the layer that training freezes in phase 1.
+BACKBONE_LAYER: str = "backbone"
 # Floor of the adapted feature variances: HOG values vary by about 1e-3, landmarks by ~10.
 _MIN_FEATURE_VARIANCE = 1e-4
 

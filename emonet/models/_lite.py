@@ -42,8 +42,8 @@ from emonet._choices import QUANTIZATIONS
 from emonet._constants import LITE_SUFFIX
 from emonet._io import atomic_write_bytes
 from emonet._tensorflow import quiet_stderr
-from emonet.models._evaluate import _check_faces, _extractor_of, _feature_width
 from emonet.models._fusion import FACE_INPUT, FEATURES_INPUT, feature_normalization
+from emonet.models._inputs import check_faces, extractor_of, feature_width
 from emonet.models._saving import ModelInfo, _check_record, _info_of
 
 __all__ = ["QUANTIZATIONS", "LiteModel", "load_lite_model", "quantize_model"]
@@ -59,7 +59,7 @@ class LiteModel:
     """A quantized emonet network, run by LiteRT.
 
     It stands in for a Keras model wherever emonet runs one for inference:
-    :func:`predict_faces`, :func:`predict_proba`, :class:`emonet.Recognizer` and the
+    :func:`predict_crops`, :func:`predict_proba`, :class:`emonet.Recognizer` and the
     presets, ``emonet-evaluate``. Made by :func:`quantize_model`, read by
     :func:`load_lite_model`.
 
@@ -90,14 +90,14 @@ class LiteModel:
     Examples
     --------
     >>> import numpy as np
-    >>> from emonet.models import build_model, predict_faces, quantize_model
+    >>> from emonet.models import build_model, predict_crops, quantize_model
     >>> model = build_model("compact", use_features=False,
     ...                     backbone_options={"widths": [4], "convs_per_block": 1})
     >>> faces = np.random.default_rng(0).integers(0, 256, (64, 48, 48), dtype=np.uint8)
     >>> lite = quantize_model(model, faces)
     >>> lite.quantization, lite.input_names
     ('int8', ('face',))
-    >>> predict_faces(lite, faces[:3], tta="flip").shape
+    >>> predict_crops(lite, faces[:3], tta="flip").shape
     (3, 7)
     """
 
@@ -309,7 +309,7 @@ def quantize_model(
     import tensorflow as tf
 
     info = _info_of(model)
-    faces = _check_faces(faces)
+    faces = check_faces(faces)
     if len(faces) == 0:
         raise ValueError("faces: calibration needs at least one face")
     rng = np.random.default_rng(random_state)
@@ -317,10 +317,10 @@ def quantize_model(
     samples = {FACE_INPUT: faces[chosen, :, :, None].astype(np.float32)}
     if info.uses_features:
         if features is None:
-            vectors = _extractor_of(model).transform(faces[chosen])
+            vectors = extractor_of(model).transform(faces[chosen])
         else:
             features = np.asarray(features, dtype=np.float32)
-            width = _feature_width(model)
+            width = feature_width(model)
             if features.ndim != 2 or features.shape != (len(faces), width):
                 raise ValueError(
                     f"features: expected one row of {width} values per face, shape "

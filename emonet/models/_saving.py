@@ -157,6 +157,35 @@ class ModelInfo:
             "keras_backend": self.keras_backend,
         }
 
+    def feature_extractor(self) -> FeatureExtractor:
+        """The extractor that computes the features this model reads, with the settings
+        it was trained on (:attr:`feature_settings`).
+
+        Returns
+        -------
+        emonet.features.FeatureExtractor
+
+        Raises
+        ------
+        ValueError
+            If the model reads no features (``feature_settings`` is ``None``).
+
+        Examples
+        --------
+        >>> from emonet.models import ModelInfo, feature_settings
+        >>> info = ModelInfo(None, uses_features=True,
+        ...                  feature_settings=feature_settings({"block_norm": "L1"}))
+        >>> extractor = info.feature_extractor()
+        >>> extractor.block_norm, extractor.fit().n_features_out_
+        ('L1', 2728)
+        """
+        if self.feature_settings is None:
+            raise ValueError(
+                "this model reads no features (its record has no feature settings), so "
+                "it has no feature extractor; give it the faces alone"
+            )
+        return FeatureExtractor(**{key: self.feature_settings[key] for key in _HOG_KEYS})
+
     @classmethod
     def from_config(cls, config: dict[str, Any], source: str = "model") -> ModelInfo:
         """Rebuild the record from :meth:`get_config`'s dict; ``source`` names it in errors."""

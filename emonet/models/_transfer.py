@@ -52,14 +52,14 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> None:
     Examples
     --------
     >>> import numpy as np
-    >>> from emonet.models import build_model, predict_faces, transfer_weights
+    >>> from emonet.models import build_model, predict_crops, transfer_weights
     >>> narrow = build_model("compact", use_features=False,
     ...                      backbone_options={"widths": (8, 16)})
     >>> wide = build_model("compact", use_features=False,
     ...                    backbone_options={"widths": (8, 24)})
     >>> transfer_weights(narrow, wide)
     >>> faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
-    >>> np.allclose(predict_faces(narrow, faces), predict_faces(wide, faces), atol=1e-5)
+    >>> np.allclose(predict_crops(narrow, faces), predict_crops(wide, faces), atol=1e-5)
     True
     """
     if _weight_shapes(source) == _weight_shapes(target):

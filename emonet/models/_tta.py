@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from emonet._choices import TTA_MODES, tta_mode
-from emonet.models._augment import mirror_batch, scale_batch
+from emonet.features import mirror_batch, scale_batch
 
 __all__ = ["TTA_MODES", "TTA_SCALES", "tta_mode", "tta_views"]
 
@@ -30,8 +30,8 @@ def tta_views(
     images : (N, 48, 48) uint8
     features : (N, 2728) float32 or None
         Landmarks then HOG of each face; ``None`` for a model without features. Each
-        view gets the features of its own faces (:func:`mirror_batch`,
-        :func:`scale_batch`).
+        view gets the features of its own faces (:func:`~emonet.features.mirror_batch`,
+        :func:`~emonet.features.scale_batch`).
     tta : bool, str or None
         A test-time augmentation, as :func:`tta_mode` reads it.
 

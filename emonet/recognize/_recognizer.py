@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from numbers import Integral
 from pathlib import Path
@@ -12,11 +13,10 @@ import cv2
 import numpy as np
 
 from emonet._constants import FACE_SIZE, KERAS_SUFFIX, LABELS, LITE_SUFFIX
-from emonet._image import ImageError, decode_image, to_uint8
+from emonet._image import ImageError, to_uint8
 from emonet.ensemble import WeightedEnsemble
 from emonet.features import (
     Detector,
-    FeatureExtractor,
     FeatureSet,
     align_faces,
     check_detection,
@@ -28,16 +28,20 @@ from emonet.models import (
     check_feature_settings,
     load_lite_model,
     load_model,
-    predict_faces,
+    predict_crops,
     tta_mode,
 )
+from emonet.recognize._inputs import PHOTO_EXTENSIONS, find_inputs
+from emonet.recognize._photo_result import PhotoResult
+from emonet.recognize._photos import read_photo, to_gray
 from emonet.recognize._presets import DEFAULT_PRESET, load_preset_config, preset_path
 from emonet.recognize._result import Face, FrameResult
 
-__all__ = ["Recognizer"]
+__all__ = ["Recognizer", "video_info"]
 
 PathLike = str | os.PathLike[str]
-_HOG_PARAMETERS = ("window", "step", "orientations", "pixels_per_cell", "block_norm")
+#: What detect() gives for one photo: boxes, scores, landmarks and crops.
+_Found = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 class Recognizer:
@@ -51,12 +55,13 @@ class Recognizer:
 
     Parameters
     ----------
-    preset : str or path-like, default="default"
-        A name of :func:`emonet.list_presets` or a preset folder. Ignored when
-        ``models`` is given.
+    preset : str or path-like, optional
+        A name of :func:`emonet.list_presets` or a preset folder; ``"default"`` when
+        neither ``preset`` nor ``models`` is given.
     models : list of paths, keras.Model or LiteModel, optional
         A user's own models: ``emonet-train`` run folders, ``.keras`` files, quantized
-        ``.tflite`` files (``emonet-quantize``), or models.
+        ``.tflite`` files (``emonet-quantize``), or models. Not with ``preset``: each
+        names the models to load.
     ensemble : path or WeightedEnsemble, optional
         The ``ensemble.json`` of ``emonet-fit-ensemble`` for ``models``; default equal
         weights. Its model names are matched to the members' (a file's name without
@@ -94,15 +99,21 @@ class Recognizer:
         The test-time augmentation used when a call names none, a name of
         :data:`emonet.models.TTA_MODES`.
 
+    Raises
+    ------
+    ValueError
+        If both ``preset`` and ``models`` are given, a setting is out of range, or a
+        preset or model cannot be used (naming it).
+
     Examples
     --------
     >>> from skimage import data
     >>> from emonet import Recognizer
     >>> recognizer = Recognizer()
-    >>> faces = recognizer.predict(data.astronaut())
-    >>> len(faces), faces[0].box
-    (1, (179, 83, 266, 170))
-    >>> faces[0].label in recognizer.labels
+    >>> (result,) = recognizer.predict(data.astronaut())  # one PhotoResult per photo
+    >>> result.width, result.height, len(result.faces), result.faces[0].box
+    (512, 512, 1, (179, 83, 266, 170))
+    >>> result.faces[0].label in recognizer.labels
     True
     """
 
@@ -110,7 +121,7 @@ class Recognizer:
 
     def __init__(
         self,
-        preset: PathLike = DEFAULT_PRESET,
+        preset: PathLike | None = None,
         *,
         models: Sequence[Any] | None = None,
         ensemble: PathLike | WeightedEnsemble | None = None,
@@ -130,10 +141,16 @@ class Recognizer:
         self.batch_size = batch_size
         if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if preset is not None and models is not None:
+            raise ValueError(
+                f"Recognizer: preset={os.fsdecode(preset)!r} and models= both name the "
+                "models to load; give preset= for bundled or saved presets, or models= "
+                "(with ensemble=) for your own, not both"
+            )
         tta_mode(tta)  # checked before the models load
         check_detection(detector, upsample, min_score)
         if models is None:
-            folder = preset_path(preset)
+            folder = preset_path(DEFAULT_PRESET if preset is None else preset)
             self.preset_ = load_preset_config(folder)
             paths: list[Any] = [folder / name for name in self.preset_["members"]]
             ensemble_file = self.preset_["ensemble"]
@@ -189,8 +206,7 @@ class Recognizer:
             # one extraction per distinct setting, shared by the members that read it
             key = tuple(sorted(info.feature_settings.items()))
             if key not in features:
-                params = {k: info.feature_settings[k] for k in _HOG_PARAMETERS}
-                features[key] = FeatureExtractor(**params).transform(images)
+                features[key] = info.feature_extractor().transform(images)
             return features[key]
 
         return self._average(images, vectors, tta)
@@ -249,7 +265,7 @@ class Recognizer:
                 continue
             info = model.emonet_info
             features = vectors(info) if info.uses_features else None
-            total += weight * predict_faces(
+            total += weight * predict_crops(
                 model, images, features, batch_size=self.batch_size, tta=tta
             )
         return (total / total.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -264,7 +280,7 @@ class Recognizer:
         Parameters
         ----------
         photo : array or path
-            As for :meth:`predict`.
+            As for :meth:`predict` (a file, not a folder).
         boxes : (K, 4) array_like, optional
             The faces' boxes ``(left, top, right, bottom)``, found by the recognizer's
             detector when not given.
@@ -278,7 +294,10 @@ class Recognizer:
         crops : (K, 48, 48) uint8, framed as FER2013's faces
             (:func:`emonet.features.align_faces`)
         """
-        image = read_photo(photo)
+        return self._detect_image(read_photo(photo), boxes)
+
+    def _detect_image(self, image: np.ndarray, boxes: Any = None) -> _Found:
+        """:meth:`detect` of a photo already read (:func:`read_photo`)."""
         if boxes is None:
             found, scores = detect_faces(
                 image if callable(self.detector) else to_gray(image),
@@ -297,45 +316,106 @@ class Recognizer:
         self,
         images: np.ndarray | PathLike | Sequence[np.ndarray | PathLike],
         boxes: np.ndarray | Sequence[np.ndarray] | None = None,
-    ) -> list[Face] | list[list[Face]]:
-        """The faces of a photo (or of each photo of a list) and their expressions.
+        *,
+        keep_images: bool = False,
+    ) -> list[PhotoResult]:
+        """The faces of photos and their expressions: one :class:`PhotoResult` per photo.
+
+        The faces of all the photos of a call go through the networks in shared
+        batches. Each photo is read, its faces found and aligned, and the photo let go
+        (unless ``keep_images``) before the next is read: a folder takes the memory of
+        its faces' 48x48 crops, not of its photos.
 
         Parameters
         ----------
-        images : array, path, or a list of them
+        images : array, path, folder, or a list of them
             A photo as an array (``(H, W)`` gray or ``(H, W, 3)`` RGB, as scikit-image
-            and Pillow give them; values as :func:`read_photo` takes them) or an image
-            file (``str``, ``bytes`` or path-like), or a list of photos (or a 4-D array).
+            and Pillow give them; values as :func:`read_photo` takes them), an image file
+            (``str``, ``bytes`` or path-like), a folder, or a list of these (or a 4-D
+            array of photos). A folder gives its photos (:data:`PHOTO_EXTENSIONS`,
+            searched recursively, in sorted order: :func:`find_inputs`); its videos are
+            left to :meth:`predict_video`, with a warning that counts them, and a folder
+            without photos gives no result, with a warning.
         boxes : (K, 4) array_like, or a list of them per photo, optional
             Face boxes ``(left, top, right, bottom)`` found by other means: the faces
-            are aligned from them, and the detector is not run.
+            are aligned from them, and the detector is not run. For one photo its boxes;
+            for a list, one ``(K, 4)`` array per item (no folder among them).
+        keep_images : bool, default=False
+            Keep each photo, as read, in :attr:`PhotoResult.image`. Without it
+            :meth:`PhotoResult.plot` reads a file again, and cannot draw a photo given as
+            an array.
 
         Returns
         -------
-        list of Face, or a list of them per photo
-            For one photo its faces, largest first; for a list, one such list per photo.
-            A photo without a face gives an empty list.
+        list of PhotoResult
+            Always a list, one result per photo (for one photo too), in the order given,
+            a folder's photos where the folder stands. Each holds the photo's source
+            (``None`` for an array), size and faces, largest first; a photo without a
+            face has none.
 
         Raises
         ------
         ValueError
             If a file cannot be read as an image, or an array cannot be a photo, naming
-            it.
-        FileNotFoundError, IsADirectoryError
-            If a path names no file, or a folder.
+            it; if ``boxes`` do not match the photos, or are given with a folder.
+        FileNotFoundError
+            If a path names nothing.
+
+        Examples
+        --------
+        >>> from skimage import data
+        >>> from emonet import Recognizer
+        >>> results = Recognizer().predict([data.astronaut(), data.coffee()])
+        >>> [len(result.faces) for result in results], results[0].source
+        ([1, 0], None)
+        >>> face = results[0].faces[0]
+        >>> face.detection_score > 0, face.label in Recognizer.labels
+        (True, True)
         """
         single = _is_single_photo(images)
-        photos = [images] if single else _photo_list(images)
+        items = [images] if single else _photo_list(images)
         if boxes is None:
-            per_photo: list[Any] = [None] * len(photos)
+            per_item: list[Any] = [None] * len(items)
         else:
-            per_photo = [boxes] if single else list(boxes)
-            if len(per_photo) != len(photos):
+            per_item = [boxes] if single else list(boxes)
+            if len(per_item) != len(items):
                 raise ValueError(
-                    f"boxes must hold one (K, 4) array per photo: {len(per_photo)} for "
-                    f"{len(photos)} photos"
+                    f"boxes must hold one (K, 4) array per photo: {len(per_item)} for "
+                    f"{len(items)} photos"
                 )
-        found = [self.detect(photo, box) for photo, box in zip(photos, per_photo, strict=True)]
+        photos: list[tuple[Any, Any]] = []
+        for item, item_boxes in zip(items, per_item, strict=True):
+            if not _is_folder(item):
+                photos.append((item, item_boxes))
+            elif item_boxes is not None:
+                raise ValueError(
+                    f"{os.fsdecode(item)}: boxes cannot be given for a folder, whose photos "
+                    "are known only when it is read; pass its photos' paths "
+                    "(emonet.recognize.find_inputs) with one (K, 4) array each"
+                )
+            else:
+                photos += [(path, None) for path in _folder_photos(item)]
+        found, sizes, kept = [], [], []
+        for photo, photo_boxes in photos:
+            image = read_photo(photo)
+            found.append(self._detect_image(image, photo_boxes))
+            sizes.append(image.shape[:2])
+            kept.append(image if keep_images else None)
+        return [
+            PhotoResult(
+                source=_source_of(photo),
+                width=int(width),
+                height=int(height),
+                faces=faces,
+                image=image,
+            )
+            for (photo, _), (height, width), image, faces in zip(
+                photos, sizes, kept, self._faces(found), strict=True
+            )
+        ]
+
+    def _faces(self, found: list[_Found]) -> list[list[Face]]:
+        """The faces of each photo's :meth:`detect`, their crops read in shared batches."""
         crops = [crops for *_, crops in found]
         probabilities = self.predict_crops(
             np.concatenate(crops) if crops else np.empty((0, FACE_SIZE, FACE_SIZE), np.uint8)
@@ -352,7 +432,7 @@ class Recognizer:
                 ]
             )
             start = stop
-        return results[0] if single else results
+        return results
 
     # ------------------------------------------------------------------ videos
 
@@ -403,7 +483,7 @@ class Recognizer:
         self, path: Path, every: int, batch_frames: int, keep_images: bool
     ) -> Iterator[FrameResult]:
         for chunk, fps in _video_chunks(path, every, batch_frames):
-            faces = self.predict([image for _, image in chunk])
+            faces = self._faces([self._detect_image(read_photo(image)) for _, image in chunk])
             for (index, image), frame_faces in zip(chunk, faces, strict=True):
                 yield FrameResult(
                     index=index,
@@ -497,70 +577,6 @@ def _video_chunks(
 # ---------------------------------------------------------------------- helpers
 
 
-def read_photo(photo: np.ndarray | PathLike | bytes) -> np.ndarray:
-    """A photo as a uint8 array: gray ``(H, W)`` or RGB ``(H, W, 3)``.
-
-    Files are decoded by OpenCV (its BGR turned into RGB, the EXIF orientation applied,
-    16-bit files kept at their depth) after their header is checked against
-    :data:`emonet._image.MAX_IMAGE_PIXELS` (100 megapixels), so a decompression bomb is
-    refused before it is decoded. Arrays are taken as gray or RGB(A). File and array
-    values follow one rule, the one the features stage reads images by
-    (``emonet._image.to_uint8``), which :meth:`Recognizer.predict_crops` applies to
-    crops too: uint8 as it is; floats in [0, 1] times 255; other integers scaled from
-    the smallest of 8, 10, 12, 14 or 16 bits that holds their largest value (12-bit data
-    in a 16-bit PNG spans 0-255). NaN, floats outside [0, 1] (0-255 floats among them)
-    and negative numbers are refused.
-
-    Raises
-    ------
-    ValueError
-        If a file cannot be read as an image or an array cannot be a photo, naming it.
-    FileNotFoundError, IsADirectoryError
-        If a path names no file, or a folder.
-    """
-    if isinstance(photo, bytes):
-        photo = os.fsdecode(photo)
-    if isinstance(photo, str | os.PathLike):
-        path = Path(photo)
-        if path.is_dir():
-            raise IsADirectoryError(
-                f"{path}: a folder, not an image file; pass its photos (emonet-predict "
-                "reads folders)"
-            )
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such image file")
-        try:
-            # ANYDEPTH keeps 16 bits; without IMREAD_UNCHANGED the EXIF orientation applies
-            image = to_uint8(decode_image(path, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR))
-        except ImageError as error:
-            raise ValueError(f"{path}: {error}") from None
-        if image.ndim == 3:
-            code = cv2.COLOR_BGR2RGB if image.shape[2] == 3 else cv2.COLOR_BGRA2RGB
-            image = cv2.cvtColor(image, code)
-        return np.ascontiguousarray(image)
-    image = np.asarray(photo)
-    if image.ndim == 3 and image.shape[2] == 4:
-        image = image[:, :, :3]
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
-        raise ValueError(f"a photo must be (H, W) gray or (H, W, 3) RGB, got shape {image.shape}")
-    if min(image.shape[:2]) < 8:
-        raise ValueError(f"a photo of {image.shape[1]}x{image.shape[0]} pixels holds no face")
-    if image.dtype == np.bool_ or image.dtype.kind not in "uif":
-        raise ValueError(f"a photo must hold numbers, got dtype {image.dtype}")
-    try:
-        image = to_uint8(image)
-    except ImageError as error:
-        raise ValueError(f"a photo of dtype {image.dtype}: {error}") from None
-    return np.ascontiguousarray(image)
-
-
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """Grayscale of a gray or RGB uint8 photo (luma weights of RGB order)."""
-    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-
-
 def _check_boxes(boxes: Any, shape: tuple[int, ...]) -> np.ndarray:
     """Boxes given by a user, as (K, 4) int64 inside the photo."""
     array = np.asarray(boxes, dtype=np.float64)
@@ -575,11 +591,46 @@ def _check_boxes(boxes: Any, shape: tuple[int, ...]) -> np.ndarray:
     if (array[:, 2] <= array[:, 0]).any() or (array[:, 3] <= array[:, 1]).any():
         raise ValueError("each box must have right > left and bottom > top")
     height, width = shape[:2]
-    if (array[:, 2] < 0).any() or (array[:, 0] >= width).any() or (array[:, 3] < 0).any() or (
-        array[:, 1] >= height
-    ).any():
+    if (
+        (array[:, 2] < 0).any()
+        or (array[:, 0] >= width).any()
+        or (array[:, 3] < 0).any()
+        or (array[:, 1] >= height).any()
+    ):
         raise ValueError(f"a box lies outside the {width}x{height} photo")
     return np.round(array).astype(np.int64)
+
+
+def _is_folder(item: Any) -> bool:
+    return isinstance(item, str | bytes | os.PathLike) and Path(os.fsdecode(item)).is_dir()
+
+
+def _folder_photos(folder: Any) -> list[Path]:
+    """The photos of a folder given to :meth:`Recognizer.predict`; a warning names the
+    videos left out, or says there is no photo."""
+    photos, videos, _ = find_inputs([folder])
+    name = os.fsencode(folder).decode("utf-8", "backslashreplace")
+    if videos:
+        warnings.warn(
+            f"{name}: {len(videos)} video file(s) left out (the first "
+            f"{videos[0].name!r}): predict reads photos; pass each video to predict_video",
+            UserWarning,
+            stacklevel=3,
+        )
+    if not photos:
+        warnings.warn(
+            f"{name}: no photo files in this folder (suffixes {', '.join(PHOTO_EXTENSIONS)})",
+            UserWarning,
+            stacklevel=3,
+        )
+    return photos
+
+
+def _source_of(photo: Any) -> str | None:
+    """A photo's :attr:`PhotoResult.source`: its path as ``str``, ``None`` for an array."""
+    if isinstance(photo, str | bytes | os.PathLike):
+        return os.fsdecode(photo)
+    return None
 
 
 def _is_single_photo(images: Any) -> bool:
@@ -597,7 +648,7 @@ def _photo_list(images: Any) -> list[Any]:
         return list(images)
     except TypeError:
         raise ValueError(
-            "images must be a photo (an array or a path) or a list of them, got "
+            "images must be a photo (an array or a path), a folder, or a list of them, got "
             f"{type(images).__name__}"
         ) from None
 

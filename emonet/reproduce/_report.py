@@ -13,7 +13,7 @@ from emonet._constants import LABELS
 from emonet._io import atomic_write_text
 from emonet._plotting import new_figure, plot_confusion_matrix, save_figure
 from emonet.ensemble import compare_weightings
-from emonet.models import evaluate_predictions
+from emonet.predictions import evaluate_predictions
 from emonet.reproduce._paper import PAPER_ACCURACY, PAPER_WEIGHTS
 
 __all__ = ["write_tables"]

@@ -5,7 +5,7 @@
     OUT/
       reproduce.json          the settings (a rerun must match them) and the last status
       features.h5             extracted here (a CSV or image folder input), else absent
-      models/VARIANT/         one training run each (emonet.models.train's run folder)
+      models/VARIANT/         one training run each (emonet.training.train's run folder)
       predictions/SPLIT/      VARIANT.npz and VARIANT_flip.npz (mirror-averaged)
       ensemble/MODE.json      weights learned on PublicTest; MODE is plain or flip
       ensemble/MODE_report/   the ensemble on PrivateTest (emonet-fit-ensemble's report)
@@ -54,19 +54,12 @@ from emonet.ensemble import (
 )
 from emonet.features import FeatureExtractor, FeatureSet, extract_to_file, load_features
 from emonet.features import save_features as write_features
-from emonet.models import (
-    PAPER_VARIANTS,
-    TrainingConfig,
-    load_model,
-    make_strategy,
-    predict_proba,
-    train,
-    variant_config,
-)
+from emonet.models import PAPER_VARIANTS, load_model, predict_proba, variant_config
 from emonet.predictions import load_predictions, save_predictions
 from emonet.reproduce._bundle import load_bundle, stratified_rows
 from emonet.reproduce._paper import SCALES, Scale
 from emonet.reproduce._report import write_tables
+from emonet.training import TrainingConfig, make_strategy, train
 
 __all__ = ["Reproduction", "clear_reproduction", "reproduce"]
 
@@ -85,7 +78,7 @@ _STAGE_FILES = (
     "costs.md",
     "report.md",
 )
-# what emonet.models.train writes into a run folder (docs/models.md)
+# what emonet.training.train writes into a run folder (docs/models.md)
 _RUN_FILES = ("model.keras", "config.json", "history.csv", "history.png", "val_predictions.npz")
 _RUN_STATE = Path("checkpoints") / "state.json"
 # what a rerun into the same folder must keep (the variants may differ: a subset, then more)
@@ -449,10 +442,10 @@ def reproduce(
     precision : {"auto", None, "bfloat16", "float16"}, default="auto"
         Mixed precision; ``"auto"`` is bfloat16 on a GPU or TPU, float32 on a CPU.
     strategy : str, default="auto"
-        Devices (:func:`emonet.models.make_strategy`); the global batch is the scale's
+        Devices (:func:`emonet.training.make_strategy`); the global batch is the scale's
         batch times the devices, and the learning rates grow with it (linear scaling).
     workers, use_multiprocessing
-        The input pipeline's workers (:func:`emonet.models.train`).
+        The input pipeline's workers (:func:`emonet.training.train`).
     jobs : int, optional
         Feature-extraction processes (default every core).
     cv_folds : int, default=5

@@ -11,10 +11,8 @@ import pytest
 from emonet.models import (
     PAPER_VARIANTS,
     VARIANTS,
-    AugmentConfig,
     BackboneSpec,
     ModelConfig,
-    TrainingConfig,
     WeightsError,
     build_backbone,
     build_model,
@@ -23,9 +21,9 @@ from emonet.models import (
     load_backbone_weights,
     load_model,
     register_backbone,
-    train,
 )
 from emonet.models import _backbones as backbones_module
+from emonet.training import AugmentConfig, TrainingConfig, train
 from tests.models.conftest import TINY
 
 # the smallest inputs the architectures take, to stay fast

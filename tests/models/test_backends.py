@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import pytest
 
-from emonet.models import ModelConfig, build_model, load_model, predict_faces, save_model
+from emonet.models import ModelConfig, build_model, load_model, predict_crops, save_model
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_FEATURES = ModelConfig(
@@ -92,7 +92,7 @@ NO_TENSORFLOW = """
     import json, sys, tempfile
     import numpy as np
     import keras
-    from emonet.models import (ModelConfig, build_model, load_model, predict_faces,
+    from emonet.models import (ModelConfig, build_model, load_model, predict_crops,
                                save_model)
     config = ModelConfig("compact", use_features=False,
                          backbone_options={"widths": [4, 8], "convs_per_block": 1},
@@ -101,7 +101,7 @@ NO_TENSORFLOW = """
     faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
     path = tempfile.mkdtemp() + "/m.keras"
     save_model(model, path, model_config=config)
-    probabilities = predict_faces(load_model(path), faces)
+    probabilities = predict_crops(load_model(path), faces)
     print(json.dumps({"backend": keras.backend.backend(),
                       "imported": "tensorflow" in sys.modules,
                       "sums": probabilities.sum(1).tolist()}))
@@ -119,7 +119,8 @@ def test_emonet_models_builds_saves_and_predicts_on_jax_without_tensorflow(tmp_p
 def test_importing_emonet_does_not_import_tensorflow_on_jax(tmp_path):
     script = """
         import json, sys
-        import emonet.models, emonet.recognize, emonet.cli.train, emonet.cli.predict
+        import emonet.models, emonet.training, emonet.recognize, emonet.cli.train
+        import emonet.cli.predict
         print(json.dumps({"imported": "tensorflow" in sys.modules}))
     """
     report = run_under("jax", script, hide_tensorflow=False, tmp_path=tmp_path)
@@ -130,11 +131,11 @@ CROSS = """
     import json, sys
     import numpy as np
     import keras
-    from emonet.models import load_model, predict_faces, read_model_info, save_model
+    from emonet.models import load_model, predict_crops, read_model_info, save_model
     source, faces_path, copy = sys.argv[1:4]
     arrays = np.load(faces_path)
     model = load_model(source)  # safe_mode=True
-    probabilities = predict_faces(model, arrays["faces"], arrays["features"])
+    probabilities = predict_crops(model, arrays["faces"], arrays["features"])
     save_model(model, copy, model_config=read_model_info(source).model_config,
                feature_config=read_model_info(source).feature_settings)
     print(json.dumps({"probabilities": probabilities.tolist(),
@@ -174,7 +175,7 @@ def test_a_model_saved_under_one_backend_predicts_the_same_under_another(
     saved = save_model(
         model, tmp_path / "tf.keras", model_config=TINY_FEATURES, feature_config=val_set
     )
-    expected = predict_faces(model, faces, features)
+    expected = predict_crops(model, faces, features)
     assert expected.std(0).max() > 1e-3  # the faces get different answers
     report = run_under(
         backend,
@@ -189,7 +190,7 @@ def test_a_model_saved_under_one_backend_predicts_the_same_under_another(
     assert report["saved_by"] == backend
     back = load_model(tmp_path / f"{backend}.keras")
     np.testing.assert_allclose(
-        predict_faces(back, faces, features), expected, rtol=1e-4, atol=1e-6
+        predict_crops(back, faces, features), expected, rtol=1e-4, atol=1e-6
     )
 
 
@@ -197,8 +198,8 @@ TRAIN = """
     import json, sys
     import keras
     from emonet.features import load_features
-    from emonet.models import (AugmentConfig, ModelConfig, TrainingConfig, load_model,
-                               predict_proba, train)
+    from emonet.models import ModelConfig, load_model, predict_proba
+    from emonet.training import AugmentConfig, TrainingConfig, train
     features_file, run, strategy = sys.argv[1:4]
     data = load_features(features_file)
     train_set, val_set = data.select("Training"), data.select("PublicTest")

@@ -144,7 +144,8 @@ def test_evaluate_cli_writes_predictions_report_and_matrix(
 def test_evaluate_cli_tta_averages_the_face_and_its_mirror(
     trained, feature_set, features_file, tmp_path, capsys
 ):
-    from emonet.models import load_model, mirror_batch, predict_proba
+    from emonet.features import mirror_batch
+    from emonet.models import load_model, predict_proba
 
     output = tmp_path / "tta.npz"
     argv = [str(trained / "model.keras"), str(features_file), "-o", str(output), "--tta"]
@@ -316,8 +317,9 @@ def test_evaluate_keeps_tensorflows_start_up_log_out(trained, features_file, tmp
 
 
 def test_choices_come_from_the_library():
-    from emonet.models import AUGMENT_MODES, PIPELINES, RECIPES, STRATEGIES, VARIANTS
-    from emonet.models._recipes import PRECISIONS
+    from emonet.models import VARIANTS
+    from emonet.training import AUGMENT_MODES, PIPELINES, RECIPES, STRATEGIES
+    from emonet.training._recipes import PRECISIONS
 
     assert tuple(VARIANTS) == _choices.VARIANT_NAMES
     assert tuple(RECIPES) == _choices.RECIPE_NAMES

@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from emonet import FEATURE_SIZE, NUM_CLASSES
-from emonet.models import ModelConfig, build_model, load_model, variant_config
+from emonet.models import (
+    BACKBONE_LAYER,
+    FACE_INPUT,
+    FEATURES_INPUT,
+    ModelConfig,
+    build_model,
+    load_model,
+    variant_config,
+)
 from tests.models.conftest import TINY
 
 
@@ -26,10 +34,11 @@ def _inputs(data, n=6):
 
 
 def test_model_has_two_named_inputs_and_a_softmax(fused, val_set):
-    assert [t.name for t in fused.inputs] == ["face", "features"]
+    assert [t.name for t in fused.inputs] == [FACE_INPUT, FEATURES_INPUT] == ["face", "features"]
     assert fused.output_shape == (None, NUM_CLASSES)
     assert fused.name == "compact_features"
     layers = {layer.name for layer in fused.layers}
+    assert fused.get_layer(BACKBONE_LAYER).name == "backbone"
     assert {
         "backbone",
         "preprocessing",

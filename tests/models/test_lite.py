@@ -10,7 +10,7 @@ from emonet.models import (
     LiteModel,
     build_model,
     load_lite_model,
-    predict_faces,
+    predict_crops,
     predict_proba,
     quantize_model,
     save_model,
@@ -36,8 +36,8 @@ def test_int8_copy_reads_real_faces_as_the_float_network(pixels_model, lite_pixe
     assert lite_pixels.quantization == "int8"
     assert lite_pixels.input_names == ("face",) and lite_pixels.feature_width is None
     assert lite_pixels.num_classes == 7 and lite_pixels.name == pixels_model.name
-    expected = predict_faces(pixels_model, val_set.images)
-    got = predict_faces(lite_pixels, val_set.images)
+    expected = predict_crops(pixels_model, val_set.images)
+    got = predict_crops(lite_pixels, val_set.images)
     assert got.dtype == np.float32 and got.shape == expected.shape
     # the softmax runs in float after the quantized network: rows sum to 1 exactly
     np.testing.assert_allclose(got.sum(axis=1), 1, atol=1e-6)
@@ -46,8 +46,8 @@ def test_int8_copy_reads_real_faces_as_the_float_network(pixels_model, lite_pixe
     assert difference.max() < 0.05 and difference.max() > 0
     # with test-time augmentation too, view for view
     np.testing.assert_allclose(
-        predict_faces(lite_pixels, val_set.images, tta="multiscale"),
-        predict_faces(pixels_model, val_set.images, tta="multiscale"),
+        predict_crops(lite_pixels, val_set.images, tta="multiscale"),
+        predict_crops(pixels_model, val_set.images, tta="multiscale"),
         atol=0.05,
     )
 
@@ -56,10 +56,10 @@ def test_weights_only_quantization_needs_no_calibration_and_stays_closer(
     pixels_model, lite_pixels, val_set
 ):
     weights = quantize_model(pixels_model, val_set.images[:1], quantization="weights")
-    expected = predict_faces(pixels_model, val_set.images)
+    expected = predict_crops(pixels_model, val_set.images)
     assert weights.quantization == "weights"
-    closer = np.abs(predict_faces(weights, val_set.images) - expected).max()
-    assert closer < np.abs(predict_faces(lite_pixels, val_set.images) - expected).max()
+    closer = np.abs(predict_crops(weights, val_set.images) - expected).max()
+    assert closer < np.abs(predict_crops(lite_pixels, val_set.images) - expected).max()
 
 
 def test_a_two_branch_network_is_quantized_with_its_features(features_model, train_set, val_set):
@@ -83,7 +83,7 @@ def test_the_file_round_trips_with_emonet_s_record(pixels_model, lite_pixels, va
     assert loaded.emonet_info == lite_pixels.emonet_info
     assert (loaded.name, loaded.quantization) == (lite_pixels.name, "int8")
     np.testing.assert_array_equal(
-        predict_faces(loaded, val_set.images), predict_faces(lite_pixels, val_set.images)
+        predict_crops(loaded, val_set.images), predict_crops(lite_pixels, val_set.images)
     )
     # a quarter of the float file, give or take the record
     keras_file = save_model(pixels_model, tmp_path / "m.keras")

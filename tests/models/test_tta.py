@@ -7,14 +7,12 @@ import numpy as np
 import pytest
 
 from emonet import LANDMARK_FEATURES
-from emonet.features import extract_landmarks, sliding_hog
+from emonet.features import extract_landmarks, mirror_batch, scale_batch, sliding_hog
 from emonet.models import (
     TTA_MODES,
     TTA_SCALES,
-    mirror_batch,
-    predict_faces,
+    predict_crops,
     predict_proba,
-    scale_batch,
     tta_mode,
     tta_views,
 )
@@ -78,13 +76,13 @@ def test_views_of_each_mode(val_set):
 @pytest.mark.parametrize("mode", ["flip", "multiscale"])
 def test_prediction_averages_the_views(features_model, val_set, mode):
     images, features = val_set.images[:10], val_set.features[:10]
-    each = [predict_faces(features_model, *view) for view in tta_views(images, features, mode)]
+    each = [predict_crops(features_model, *view) for view in tta_views(images, features, mode)]
     expected = np.mean(each, axis=0)
-    got = predict_faces(features_model, images, features, tta=mode)
+    got = predict_crops(features_model, images, features, tta=mode)
     np.testing.assert_allclose(got, expected, atol=1e-6)
     # the batches a dataset is cut into change nothing
     np.testing.assert_allclose(
-        predict_faces(features_model, images, features, batch_size=3, tta=mode), got, atol=1e-6
+        predict_crops(features_model, images, features, batch_size=3, tta=mode), got, atol=1e-6
     )
     np.testing.assert_allclose(
         predict_proba(features_model, val_set, tta=mode)[:10], expected, atol=1e-6
@@ -95,4 +93,4 @@ def test_prediction_averages_the_views(features_model, val_set, mode):
 
 def test_prediction_refuses_an_unknown_mode(features_model, val_set):
     with pytest.raises(ValueError, match="tta: expected True, False or one of"):
-        predict_faces(features_model, val_set.images[:2], val_set.features[:2], tta="ten-crop")
+        predict_crops(features_model, val_set.images[:2], val_set.features[:2], tta="ten-crop")

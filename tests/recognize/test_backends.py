@@ -26,7 +26,7 @@ SCRIPT = """
     from emonet.cli import evaluate, predict
     from emonet.recognize import Recognizer
     preset, photo, model, features, out = sys.argv[1:6]
-    faces = Recognizer(preset).predict(photo)
+    faces = Recognizer(preset).predict(photo)[0].faces
     status_predict = predict.main([photo, "--preset", preset, "--csv", out + "/faces.csv",
                                    "-q"])
     status_evaluate = evaluate.main([model, features, "--usage", "PublicTest",
@@ -65,7 +65,7 @@ def test_recognizer_and_commands_on_jax_without_tensorflow(
     assert report["statuses"] == [0, 0]
 
     # what TensorFlow finds, here
-    expected = Recognizer(tiny_models["preset"]).predict(photo)
+    expected = Recognizer(tiny_models["preset"]).predict(photo)[0].faces
     assert report["boxes"] == [list(f.box) for f in expected] and len(expected) == 1
     np.testing.assert_allclose(
         report["probabilities"],

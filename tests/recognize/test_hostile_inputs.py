@@ -135,8 +135,8 @@ def test_16_bit_png_reads_as_its_8_bit_photo(recognizer, astronaut, tmp_path, bi
     assert np.abs(gray.astype(int) - read_grayscale(path)).max() <= 1
     # and the same as the array itself, given to predict
     assert np.array_equal(read_photo(deep), photo)
-    faces = recognizer.predict(path)
-    assert any(list(face.box) == ASTRONAUT_BOX for face in faces)
+    (result,) = recognizer.predict(path)
+    assert any(list(face.box) == ASTRONAUT_BOX for face in result.faces)
 
 
 def test_gray_and_rgba_files_keep_reading(astronaut, tmp_path):
@@ -211,10 +211,15 @@ def test_video_batches_of_one_frame(recognizer, astronaut, tmp_path):
 def test_folder_is_named_as_a_folder(recognizer, tmp_path):
     folder = tmp_path / "photos.jpg"
     folder.mkdir()
+    # predict reads a folder's photos (none here: said, not silent); a photo's reader
+    # and detect name a folder as one
+    for given in (folder, str(folder), bytes(folder)):
+        with pytest.warns(UserWarning, match="photos.jpg: no photo files in this folder"):
+            assert recognizer.predict(given) == []
     with pytest.raises(IsADirectoryError, match="photos.jpg: a folder, not an image file"):
-        recognizer.predict(folder)
+        read_photo(folder)
     with pytest.raises(IsADirectoryError, match="a folder, not an image file"):
-        recognizer.predict(str(folder))
+        recognizer.detect(str(folder))
     with pytest.raises(IsADirectoryError, match="photos.jpg: a folder, not a video file"):
         recognizer.predict_video(folder)
     with pytest.raises(IsADirectoryError, match="a folder, not a video file"):
@@ -224,11 +229,13 @@ def test_folder_is_named_as_a_folder(recognizer, tmp_path):
 def test_bytes_path_is_a_path(recognizer, astronaut, tmp_path):
     path = tmp_path / "astro.jpg"
     cv2.imwrite(str(path), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
-    by_str = recognizer.predict(str(path))
-    by_bytes = recognizer.predict(bytes(path))
-    assert [face.box for face in by_bytes] == [face.box for face in by_str]
-    assert by_str  # the astronaut was found
-    assert [len(faces) for faces in recognizer.predict([bytes(path), path])] == [len(by_str)] * 2
+    (by_str,) = recognizer.predict(str(path))
+    (by_bytes,) = recognizer.predict(bytes(path))
+    assert [face.box for face in by_bytes.faces] == [face.box for face in by_str.faces]
+    assert by_bytes.source == by_str.source == str(path)  # a path's source is a str
+    assert by_str.faces  # the astronaut was found
+    results = recognizer.predict([bytes(path), path])
+    assert [len(result.faces) for result in results] == [len(by_str.faces)] * 2
     with pytest.raises(FileNotFoundError, match="nothing.jpg: no such image file"):
         recognizer.predict(bytes(tmp_path / "nothing.jpg"))
     with pytest.raises(ValueError, match="a photo .* or a list of them, got int"):

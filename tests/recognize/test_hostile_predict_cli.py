@@ -176,7 +176,7 @@ def test_file_name_that_is_no_utf8_is_written_safely(model, astronaut, tmp_path,
         capsys, folder, "--csv", table, "--json", "--annotate", tmp_path / "a", *model
     )
     assert status == 0, err
-    (document,) = json.loads(out)
+    (document,) = json.loads(out)["results"]
     assert document["source"].endswith("bad\\xff.jpg")
     with open(table, newline="", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
@@ -277,5 +277,5 @@ def test_video_named_in_no_utf8_is_skipped_not_a_crash(tiny_models, astronaut, t
     result = subprocess.run([*command, *common], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "bad\\xff.mp4: OpenCV cannot open a file whose name is not UTF-8" in result.stderr
-    (document,) = json.loads(result.stdout)
+    (document,) = json.loads(result.stdout)["results"]
     assert document["source"].endswith("good.mp4") and len(document["frames"]) == 2

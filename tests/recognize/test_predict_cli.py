@@ -11,8 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
+from emonet import LABELS
 from emonet.cli.predict import main
-from emonet.recognize import ROW_COLUMNS
+from emonet.recognize import ROW_COLUMNS, Recognizer, results_document
 from tests.recognize.test_recognizer import write_video
 
 
@@ -56,6 +57,8 @@ def test_folder_with_a_broken_file_table_and_csv(inputs, tiny_models, tmp_path, 
     ]
     probabilities = np.array([[float(r[name]) for name in ROW_COLUMNS[-7:]] for r in rows])
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-4)
+    # the detection score, and under its old name for one release
+    assert all(r["detection_score"] == r["score"] and float(r["score"]) > 0 for r in rows)
     # the CSV is not replaced without --overwrite
     status, _, err = _run(capsys, folder, "--preset", tiny_models["preset"], "--csv", table)
     assert status == 2 and "--overwrite" in err
@@ -78,9 +81,12 @@ def test_json_of_an_image_and_a_video_with_annotations(inputs, tiny_models, tmp_
         "-q",
     )
     assert status == 0, err
-    documents = json.loads(out)
-    photo, clip = documents
+    document = json.loads(out)
+    assert document["format"] == "emonet-predictions" and document["format_version"] == 1
+    assert document["labels"] == list(LABELS)
+    photo, clip = document["results"]
     assert photo["source"].endswith("astronaut.jpg")
+    assert (photo["width"], photo["height"]) == (512, 512)
     assert photo["faces"][0]["box"] == [179, 83, 266, 170]
     assert clip["video"]["fps"] == pytest.approx(8.0)
     assert [f["frame"] for f in clip["frames"]] == [0, 2]
@@ -94,6 +100,21 @@ def test_json_of_an_image_and_a_video_with_annotations(inputs, tiny_models, tmp_
     assert annotated.shape == (512, 512, 3)
     capture = cv2.VideoCapture(str(next(out_dir.glob("*clip.mp4"))))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 2
+
+
+def test_the_json_is_the_document_python_builds(inputs, tiny_models, tmp_path, capsys):
+    # one function builds the document, for the command and for Python alike
+    folder, _ = inputs
+    status, out, err = _run(capsys, folder, "--preset", tiny_models["preset"], "--json", "-q")
+    assert status == 0 and "broken.jpg" in err
+    recognizer = Recognizer(tiny_models["preset"])
+    photos = [folder / "astronaut.jpg", folder / "sub" / "coffee.jpg", folder / "sub" / "two.png"]
+    expected = results_document(recognizer.predict(photos))
+    assert json.loads(out) == json.loads(json.dumps(expected))
+    # and the table's files are the folder's, in the order Python reads them
+    status, out, _ = _run(capsys, folder, "--preset", tiny_models["preset"], "-q")
+    listed = [line.split(": ")[0] for line in out.splitlines()]
+    assert list(dict.fromkeys(listed)) == [str(photo) for photo in photos]
 
 
 @pytest.mark.parametrize("tta", ["--tta", "--tta-multiscale", "--no-tta"])
@@ -120,6 +141,7 @@ def test_own_models_and_ensemble(inputs, tiny_models, capsys, tta):
         (["{image}", "--ensemble", "e.json"], "--ensemble needs --models"),
         (["{image}", "--models", "nowhere.keras"], "nowhere.keras: no such model"),
         (["{image}", "--preset", "nope"], "unknown preset 'nope'"),
+        (["{image}", "--preset", "fast", "--models", "m.keras"], "--preset and --models both"),
     ],
 )
 def test_bad_arguments_give_one_line(inputs, capsys, args, message):
@@ -148,10 +170,10 @@ def test_detection_settings_are_honoured(inputs, tiny_models, capsys):
     image = folder / "astronaut.jpg"
     common = [image, "--preset", tiny_models["preset"], "--json", "-q"]
     status, out, _ = _run(capsys, *common)
-    assert status == 0 and len(json.loads(out)[0]["faces"]) == 1
+    assert status == 0 and len(json.loads(out)["results"][0]["faces"]) == 1
     # a threshold above her face's score finds nothing; the CNN detector finds her too
     status, out, _ = _run(capsys, *common, "--min-score", "5")
-    assert status == 0 and json.loads(out)[0]["faces"] == []
+    assert status == 0 and json.loads(out)["results"][0]["faces"] == []
     status, out, err = _run(capsys, *common, "--min-score", "nan")
     assert status == 2 and "min_score must be a finite number" in err
 
@@ -163,6 +185,7 @@ def test_the_cnn_detector_from_the_command_line(inputs, tiny_models, capsys):
         capsys, folder / "astronaut.jpg", "--preset", tiny_models["preset"], "--json", "-q",
         "--detector", "cnn", "--upsample", "0",
     )  # fmt: skip
-    (face,) = json.loads(out)[0]["faces"]
+    (face,) = json.loads(out)["results"][0]["faces"]
     left, top, right, bottom = face["box"]
-    assert status == 0 and abs((left + right) / 2 - 222) < 20 and abs((top + bottom) / 2 - 126) < 20
+    assert status == 0
+    assert abs((left + right) / 2 - 222) < 20 and abs((top + bottom) / 2 - 126) < 20

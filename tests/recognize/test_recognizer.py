@@ -13,7 +13,6 @@ from emonet import LABELS
 from emonet.features import FeatureExtractor, FeatureSet
 from emonet.models import feature_settings
 from emonet.recognize import ROW_COLUMNS, Face, Recognizer, read_photo
-from emonet.recognize import _recognizer as recognizer_module
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +30,13 @@ def test_preset_folder_loads_members_weights_and_tta(recognizer, tiny_models):
 
 
 def test_one_face(recognizer, astronaut):
-    faces = recognizer.predict(astronaut)
-    assert len(faces) == 1
-    face = faces[0]
+    (result,) = recognizer.predict(astronaut)  # one result per photo, for one photo too
+    assert (result.source, result.width, result.height) == (None, 512, 512)
+    assert result.image is None
+    assert len(result.faces) == 1
+    face = result.faces[0]
     assert face.box == (179, 83, 266, 170)
-    assert face.score > 1
+    assert face.detection_score > 1
     assert face.landmarks.shape == (68, 2)
     # the landmarks lie on the face, in the photo's coordinates
     left, top, right, bottom = face.box
@@ -49,29 +50,38 @@ def test_one_face(recognizer, astronaut):
 
 
 def test_several_faces_no_face_and_a_batch(recognizer, astronaut, two_faces, no_face):
-    assert len(recognizer.predict(two_faces)) == 2
-    assert recognizer.predict(no_face) == []
+    (pair,) = recognizer.predict(two_faces)
+    assert len(pair.faces) == 2 and pair.width == 1024
+    (empty,) = recognizer.predict(no_face)
+    assert empty.faces == [] and (empty.width, empty.height) == no_face.shape[1::-1]
     batch = recognizer.predict([astronaut, no_face, two_faces])
-    assert [len(faces) for faces in batch] == [1, 0, 2]
+    assert [len(result.faces) for result in batch] == [1, 0, 2]
     # a face's result does not depend on the batch it came in
-    alone = recognizer.predict(astronaut)[0]
+    alone = recognizer.predict(astronaut)[0].faces[0]
     np.testing.assert_allclose(
-        list(batch[0][0].probabilities.values()), list(alone.probabilities.values()), atol=1e-5
+        list(batch[0].faces[0].probabilities.values()),
+        list(alone.probabilities.values()),
+        atol=1e-5,
     )
+    # a 4-D array is photos too, and an empty list no photo
+    assert [len(r.faces) for r in recognizer.predict(np.stack([astronaut, astronaut]))] == [1, 1]
+    assert recognizer.predict([]) == []
 
 
 def test_small_face_found_by_automatic_upsampling(tiny_models, small_face):
-    assert len(Recognizer(tiny_models["preset"]).predict(small_face)) == 1
-    assert Recognizer(tiny_models["preset"], upsample=0).predict(small_face) == []
+    assert len(Recognizer(tiny_models["preset"]).predict(small_face)[0].faces) == 1
+    assert Recognizer(tiny_models["preset"], upsample=0).predict(small_face)[0].faces == []
 
 
 def test_gray_float_and_path_inputs_agree(recognizer, astronaut, tmp_path):
     gray = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
     path = tmp_path / "astronaut.png"
     cv2.imwrite(str(path), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
-    from_array = recognizer.predict(astronaut)[0]
+    from_array = recognizer.predict(astronaut)[0].faces[0]
     for other in (gray, astronaut / 255.0, path, str(path)):
-        face = recognizer.predict(other)[0]
+        (result,) = recognizer.predict(other)
+        assert result.source == (None if isinstance(other, np.ndarray) else str(path))
+        face = result.faces[0]
         assert face.box == from_array.box
         np.testing.assert_allclose(
             list(face.probabilities.values()), list(from_array.probabilities.values()), atol=1e-4
@@ -135,19 +145,21 @@ def test_features_are_computed_only_for_members_that_read_them(
     tiny_models, val_faces, monkeypatch
 ):
     calls = []
-    real = recognizer_module.FeatureExtractor
+    real = FeatureExtractor.transform
 
-    class CountingExtractor(real):
-        def transform(self, images):
-            calls.append(len(images))
-            return super().transform(images)
+    def counting(self, images):
+        calls.append((len(images), self.get_params()))
+        return real(self, images)
 
-    monkeypatch.setattr(recognizer_module, "FeatureExtractor", CountingExtractor)
+    monkeypatch.setattr(FeatureExtractor, "transform", counting)
     images = val_faces[0][:8]
     Recognizer(models=tiny_models["paths"][:1]).predict_crops(images)
     assert calls == []
-    Recognizer(models=tiny_models["paths"]).predict_crops(images)
-    assert calls == [8]
+    recognizer = Recognizer(models=tiny_models["paths"])
+    recognizer.predict_crops(images)
+    # once, by the extractor the member's record builds (ModelInfo.feature_extractor)
+    info = recognizer.models_[1].emonet_info
+    assert calls == [(8, info.feature_extractor().get_params())]
 
 
 def test_a_feature_set_goes_through_with_its_own_features(tiny_models, val_faces):
@@ -187,7 +199,7 @@ def test_own_models_with_and_without_ensemble(tiny_models, val_faces):
 
 
 def test_quantized_members_load_from_tflite_files_and_presets(tiny_models, val_faces, tmp_path):
-    from emonet.models import LiteModel, load_model, predict_faces, quantize_model
+    from emonet.models import LiteModel, load_model, predict_crops, quantize_model
     from emonet.recognize import save_preset
 
     images = val_faces[0]
@@ -201,11 +213,11 @@ def test_quantized_members_load_from_tflite_files_and_presets(tiny_models, val_f
     recognizer = Recognizer(preset)
     assert all(isinstance(model, LiteModel) for model in recognizer.models_)
     assert [m.emonet_info.uses_features for m in recognizer.models_] == [False, True]
-    # each member as predict_faces reads it (the two-branch one with the crops' features),
+    # each member as predict_crops reads it (the two-branch one with the crops' features),
     # weighed as the ensemble says
     features = FeatureExtractor().transform(images[:16])
     singles = [
-        predict_faces(model, images[:16], features, tta="flip") for model in recognizer.models_
+        predict_crops(model, images[:16], features, tta="flip") for model in recognizer.models_
     ]
     expected = sum(w * p for w, p in zip(recognizer.weights_, singles, strict=True))
     np.testing.assert_allclose(
@@ -230,14 +242,35 @@ def test_unknown_preset_and_bad_arguments(tmp_path):
         Recognizer(models=[], detector="haar")
 
 
+def test_a_preset_and_models_together_are_refused(tiny_models):
+    # each names the models to load: no silent choice between them
+    for preset in ("default", tiny_models["preset"]):
+        with pytest.raises(ValueError, match=r"preset=.* and models= both name the models"):
+            Recognizer(preset, models=tiny_models["paths"])
+        with pytest.raises(ValueError, match="not both"):
+            Recognizer(preset=preset, models=tiny_models["paths"][:1])
+    own = Recognizer(models=tiny_models["paths"])
+    assert own.preset is None and own.preset_ is None
+
+
 def test_result_schema_dict_and_row(recognizer, astronaut):
-    face = recognizer.predict(astronaut)[0]
+    face = recognizer.predict(astronaut)[0].faces[0]
     as_dict = json.loads(json.dumps(face.to_dict()))
-    assert set(as_dict) == {"box", "score", "label", "confidence", "probabilities", "landmarks"}
+    assert set(as_dict) == {
+        "box",
+        "detection_score",
+        "score",  # the detection score's old name, for one release
+        "label",
+        "confidence",
+        "probabilities",
+        "landmarks",
+    }
+    assert as_dict["detection_score"] == as_dict["score"] == round(face.detection_score, 4)
     assert len(as_dict["landmarks"]) == 68
     row = face.to_row("a.jpg", frame=3, time_s=0.12, face=0)
     assert tuple(row) == ROW_COLUMNS
     assert row["left"] == 179 and row["label"] == face.label
+    assert row["detection_score"] == row["score"] == as_dict["detection_score"]
     assert isinstance(
         Face.from_probabilities((0, 0, 1, 1), 0.5, np.zeros((68, 2)), np.eye(7)[0]), Face
     )
@@ -293,16 +326,16 @@ def test_top_level_names_are_lazy():
 
 
 def test_boxes_given_by_the_caller_skip_detection(recognizer, astronaut, two_faces, no_face):
-    detected = recognizer.predict(astronaut)[0]
-    given = recognizer.predict(astronaut, boxes=[detected.box])[0]
-    assert given.box == detected.box and np.isnan(given.score)
+    detected = recognizer.predict(astronaut)[0].faces[0]
+    given = recognizer.predict(astronaut, boxes=[detected.box])[0].faces[0]
+    assert given.box == detected.box and np.isnan(given.detection_score)
     np.testing.assert_allclose(
         list(given.probabilities.values()), list(detected.probabilities.values()), atol=1e-5
     )
     # a face the detector does not find is read where the caller says it is
-    assert len(recognizer.predict(no_face, boxes=[[10, 10, 110, 110]])) == 1
+    assert len(recognizer.predict(no_face, boxes=[[10, 10, 110, 110]])[0].faces) == 1
     batch = recognizer.predict([astronaut, two_faces], boxes=[[detected.box], []])
-    assert [len(faces) for faces in batch] == [1, 0]
+    assert [len(result.faces) for result in batch] == [1, 0]
     with pytest.raises(ValueError, match="one .K, 4. array per photo: 1 for 2 photos"):
         recognizer.predict([astronaut, two_faces], boxes=[[detected.box]])
     with pytest.raises(ValueError, match="outside the 512x512 photo"):
@@ -318,8 +351,8 @@ def test_a_callable_detector_sees_the_photo_in_rgb(tiny_models, astronaut):
         seen.append(photo.copy())
         return [[179, 83, 266, 170]]
 
-    faces = Recognizer(tiny_models["preset"], detector=centre_box).predict(astronaut)
-    assert [face.box for face in faces] == [(179, 83, 266, 170)]
+    (result,) = Recognizer(tiny_models["preset"], detector=centre_box).predict(astronaut)
+    assert [face.box for face in result.faces] == [(179, 83, 266, 170)]
     np.testing.assert_array_equal(seen[0], astronaut)
 
 
@@ -327,7 +360,8 @@ def test_a_callable_detector_sees_the_photo_in_rgb(tiny_models, astronaut):
 def test_the_cnn_detector_works_through_the_recognizer(tiny_models, astronaut):
     # it used to fail in the constructor, which ran detection on an 8x8 image
     half = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
-    faces = Recognizer(tiny_models["preset"], detector="cnn", upsample=1).predict(half)
+    (result,) = Recognizer(tiny_models["preset"], detector="cnn", upsample=1).predict(half)
+    faces = result.faces
     assert len(faces) == 1
     left, top, right, bottom = faces[0].box
     assert abs((left + right) / 2 - 111) < 12 and abs((top + bottom) / 2 - 63) < 12

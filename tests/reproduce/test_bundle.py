@@ -123,7 +123,8 @@ def test_bundle_trains_on_jax_without_dlib_or_tensorflow(image_folder, extracted
         HIDE
         + "import json, sys, numpy as np\n"
         + "from emonet.reproduce import load_bundle\n"
-        + "from emonet.models import variant_config, TrainingConfig, train\n"
+        + "from emonet.models import variant_config\n"
+        + "from emonet.training import TrainingConfig, train\n"
         + f"data = load_bundle({str(path)!r})\n"
         + "config = variant_config('compact_features', backbone_options={'widths': [4, 8]},"
         + " feature_units=(8,), head_units=(8,))\n"

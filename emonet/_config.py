@@ -1,4 +1,5 @@
-"""Rebuilding the configuration dataclasses of :mod:`emonet.models` from their dicts."""
+"""Rebuilding the configuration dataclasses of :mod:`emonet.models` and
+:mod:`emonet.training` from their dicts (pure Python, for both stages)."""
 
 from __future__ import annotations
 

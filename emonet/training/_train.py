@@ -28,12 +28,19 @@ import keras
 import numpy as np
 
 from emonet.features import FeatureSet
-from emonet.models._data import FaceBatches, balanced_class_weights, make_dataset
-from emonet.models._distribute import DeviceStrategy, as_strategy
-from emonet.models._fusion import BACKBONE_LAYER, ModelConfig, build_model
-from emonet.models._history import history_columns
-from emonet.models._recipes import TrainingConfig
-from emonet.models._run import (
+from emonet.models import (
+    BACKBONE_LAYER,
+    ModelConfig,
+    build_model,
+    load_model,
+    transfer_weights,
+)
+from emonet.training._data import FaceBatches, balanced_class_weights
+from emonet.training._distribute import DeviceStrategy, as_strategy
+from emonet.training._history import history_columns
+from emonet.training._pipeline import make_dataset
+from emonet.training._recipes import TrainingConfig
+from emonet.training._run import (
     BEST_WEIGHTS,
     LAST_WEIGHTS,
     RunFolder,
@@ -41,8 +48,7 @@ from emonet.models._run import (
     new_state,
     run_document,
 )
-from emonet.models._saving import load_model
-from emonet.models._schedule import (
+from emonet.training._schedule import (
     Plateau,
     cosine_learning_rate,
     cosine_progress,
@@ -50,7 +56,6 @@ from emonet.models._schedule import (
     is_improvement,
     warmup_learning_rate,
 )
-from emonet.models._transfer import transfer_weights
 
 __all__ = ["TrainingResult", "train"]
 
@@ -168,7 +173,7 @@ class _Monitor(keras.callbacks.Callback):
 
     One callback instead of Keras' ReduceLROnPlateau, EarlyStopping and BackupAndRestore,
     because their counters must survive an interruption and span both phases; the rules
-    are theirs, in :mod:`emonet.models._schedule`. Every counter lives in ``state``, the
+    are theirs, in :mod:`emonet.training._schedule`. Every counter lives in ``state``, the
     dict saved as ``checkpoints/state.json``.
     """
 
@@ -462,7 +467,8 @@ def train(
     Examples
     --------
     >>> from emonet.features import load_features
-    >>> from emonet.models import TrainingConfig, train, variant_config
+    >>> from emonet.models import variant_config
+    >>> from emonet.training import TrainingConfig, train
     >>> data = load_features("fer2013.h5")  # doctest: +SKIP
     >>> result = train(data.select("Training"), data.select("PublicTest"),
     ...                variant_config("compact_features"), TrainingConfig.cpu(time_limit=30),

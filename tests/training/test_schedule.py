@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emonet.models._schedule import (
+from emonet.training._schedule import (
     Plateau,
     cosine_learning_rate,
     cosine_progress,

@@ -1,38 +1,38 @@
-"""Predictions of a trained model, and how good they are: accuracy, per-class scores,
-the confusion matrix (drawn by :func:`emonet._plotting.plot_confusion_matrix`)."""
+"""Predictions of a trained network (or its int8 copy): of face crops, and of a feature set.
+
+How good they are is :func:`emonet.predictions.evaluate_predictions`' to say.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import warnings
 
 import keras
 import numpy as np
-from sklearn.metrics import classification_report, confusion_matrix
 
-from emonet._constants import FACE_SIZE, FEATURE_SIZE, LABELS, NUM_CLASSES
-from emonet.features import FeatureExtractor, FeatureSet
-from emonet.models._fusion import FACE_INPUT, FEATURES_INPUT, model_inputs
+from emonet.features import FeatureSet
+from emonet.models._fusion import FACE_INPUT, FEATURES_INPUT
+from emonet.models._inputs import check_faces, extractor_of, feature_width, num_outputs
+from emonet.models._lite import LiteModel
 from emonet.models._saving import ModelInfo, check_feature_settings
 from emonet.models._tta import tta_mode, tta_views
 
-if TYPE_CHECKING:
-    from emonet.models._lite import LiteModel
-
-__all__ = ["Evaluation", "evaluate_predictions", "predict_faces", "predict_proba"]
+__all__ = ["predict_crops", "predict_faces", "predict_proba"]
 
 
-def predict_faces(
+def predict_crops(
     model: keras.Model | LiteModel,
     images: np.ndarray,
     features: np.ndarray | None = None,
     batch_size: int = 256,
     tta: bool | str = False,
 ) -> np.ndarray:
-    """Class probabilities of 48x48 faces, with their features if the model reads them.
+    """Class probabilities of face crops (48x48 aligned faces), with their features if the
+    model reads them.
 
     The function a recognizer calls on the faces it cropped: the features are computed
-    here when the model needs them and none are given.
+    here when the model needs them and none are given. (It was called
+    ``predict_faces``: that name stays a deprecated alias for one more release.)
 
     Parameters
     ----------
@@ -68,23 +68,23 @@ def predict_faces(
     Examples
     --------
     >>> import numpy as np
-    >>> from emonet.models import build_model, predict_faces
+    >>> from emonet.models import build_model, predict_crops
     >>> model = build_model("compact", use_features=False,
     ...                     backbone_options={"widths": [4], "convs_per_block": 1})
     >>> faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
-    >>> probabilities = predict_faces(model, faces, tta="multiscale")
+    >>> probabilities = predict_crops(model, faces, tta="multiscale")
     >>> probabilities.shape, bool(np.allclose(probabilities.sum(axis=1), 1, atol=1e-5))
     ((3, 7), True)
     """
     mode = tta_mode(tta)
-    images = _check_faces(images)
-    width = _feature_width(model)
+    images = check_faces(images)
+    width = feature_width(model)
     if len(images) == 0:
-        return np.zeros((0, _num_outputs(model)), dtype=np.float32)
+        return np.zeros((0, num_outputs(model)), dtype=np.float32)
     if width is None:
         features = None
     elif features is None:
-        features = _extractor_of(model).transform(images)
+        features = extractor_of(model).transform(images)
     else:
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or len(features) != len(images) or features.shape[1] != width:
@@ -94,7 +94,7 @@ def predict_faces(
             )
 
     def run(faces: np.ndarray, vectors: np.ndarray | None) -> np.ndarray:
-        out = np.empty((len(faces), _num_outputs(model)), dtype=np.float32)
+        out = np.empty((len(faces), num_outputs(model)), dtype=np.float32)
         for start in range(0, len(faces), batch_size):
             stop = start + batch_size
             # uint8 faces in memory, cast batch by batch: a float copy of every face would
@@ -110,7 +110,7 @@ def predict_faces(
 
     if mode == "none":
         return run(images, features)
-    out = np.empty((len(images), _num_outputs(model)), dtype=np.float32)
+    out = np.empty((len(images), num_outputs(model)), dtype=np.float32)
     # a batch of faces at a time, its views in the same call: one call for a photo's few
     # faces instead of one a view, and views of a batch only in memory, not of a dataset
     for start in range(0, len(images), batch_size):
@@ -149,7 +149,7 @@ def predict_proba(
     batch_size : int, default=256
     tta : bool or {"none", "flip", "multiscale"}, default=False
         Test-time augmentation: average the probabilities of each face's views
-        (:func:`predict_faces`).
+        (:func:`predict_crops`).
 
     Returns
     -------
@@ -165,10 +165,10 @@ def predict_proba(
     >>> predict_proba(model, data).shape  # doctest: +SKIP
     (3589, 7)
     """
-    uses_features = _feature_width(model) is not None
+    uses_features = feature_width(model) is not None
     if uses_features and isinstance(getattr(model, "emonet_info", None), ModelInfo):
         check_feature_settings(model, data)
-    return predict_faces(
+    return predict_crops(
         model,
         data.images,
         data.features if uses_features else None,
@@ -177,122 +177,22 @@ def predict_proba(
     )
 
 
-def _check_faces(images: np.ndarray) -> np.ndarray:
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim != 3 or images.shape[1:] != (FACE_SIZE, FACE_SIZE):
-        raise ValueError(
-            f"expected {FACE_SIZE}x{FACE_SIZE} grayscale faces, shape (N, {FACE_SIZE}, "
-            f"{FACE_SIZE}), got {images.shape}; crop photos with emonet.features.crop_faces"
-        )
-    if images.dtype != np.uint8:
-        raise ValueError(f"expected uint8 faces (0-255), got dtype {images.dtype}")
-    return images
+def predict_faces(
+    model: keras.Model | LiteModel,
+    images: np.ndarray,
+    features: np.ndarray | None = None,
+    batch_size: int = 256,
+    tta: bool | str = False,
+) -> np.ndarray:
+    """Deprecated: :func:`predict_crops`, under its old name; removed in the next release.
 
-
-def _feature_width(model: keras.Model) -> int | None:
-    """Width of the model's features input; ``None`` if it reads none."""
-    if not isinstance(model, keras.Model):  # a LiteModel says it
-        return model.feature_width
-    if FEATURES_INPUT not in model_inputs(model):
-        return None
-    inputs = model.inputs if isinstance(model.inputs, list) else [model.inputs]
-    for tensor in inputs:
-        if tensor.name.split(":")[0] == FEATURES_INPUT:
-            return int(tensor.shape[-1])
-    return FEATURE_SIZE
-
-
-def _num_outputs(model: keras.Model) -> int:
-    if not isinstance(model, keras.Model):
-        return model.num_classes
-    return int(model.outputs[0].shape[-1])
-
-
-def _extractor_of(model: keras.Model) -> FeatureExtractor:
-    # the settings the model was trained with, when its file records them
-    info = getattr(model, "emonet_info", None)
-    settings = getattr(info, "feature_settings", None) or {}
-    parameters = FeatureExtractor().get_params()
-    return FeatureExtractor(**{k: v for k, v in settings.items() if k in parameters})
-
-
-@dataclass
-class Evaluation:
-    """Scores of predictions against true labels.
-
-    Attributes
-    ----------
-    accuracy : float
-    confusion : (7, 7) int ndarray
-        Rows: true label, columns: predicted label, in the order of :data:`emonet.LABELS`.
-    report : dict
-        scikit-learn's ``classification_report`` as a dict: per label ``precision``,
-        ``recall``, ``f1-score``, ``support``, plus the averages.
-    text : str
-        The same report as a table.
-    n_faces : int
-        Faces with a known label that were scored.
+    Warns a ``DeprecationWarning``, then returns ``predict_crops(model, images, features,
+    batch_size, tta)``.
     """
-
-    accuracy: float
-    confusion: np.ndarray
-    report: dict
-    text: str
-    n_faces: int
-
-
-def evaluate_predictions(probabilities: np.ndarray, labels: np.ndarray) -> Evaluation:
-    """Accuracy, per-class precision / recall / F1 and the confusion matrix.
-
-    Faces whose label is unknown (-1) are left out.
-
-    Parameters
-    ----------
-    probabilities : (N, 7) array
-    labels : (N,) int
-
-    Returns
-    -------
-    Evaluation
-
-    Raises
-    ------
-    ValueError
-        If no face has a known label.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from emonet.models import evaluate_predictions
-    >>> result = evaluate_predictions(np.eye(7)[[0, 3, 3]], np.array([0, 3, 4]))
-    >>> round(result.accuracy, 3), int(result.confusion[4, 3])
-    (0.667, 1)
-    """
-    probabilities = np.asarray(probabilities)
-    labels = np.asarray(labels)
-    known = labels >= 0
-    if not known.any():
-        raise ValueError("no face has a known label; cannot score the predictions")
-    y_true = labels[known]
-    y_pred = probabilities[known].argmax(axis=1)
-    classes = list(range(NUM_CLASSES))
-    report = classification_report(
-        y_true,
-        y_pred,
-        labels=classes,
-        target_names=list(LABELS),
-        output_dict=True,
-        zero_division=0,
+    warnings.warn(
+        "emonet.models.predict_faces is deprecated and will be removed in the next "
+        "release; call emonet.models.predict_crops (the same arguments)",
+        DeprecationWarning,
+        stacklevel=2,
     )
-    text = classification_report(
-        y_true, y_pred, labels=classes, target_names=list(LABELS), digits=3, zero_division=0
-    )
-    return Evaluation(
-        accuracy=float(np.mean(y_true == y_pred)),
-        confusion=confusion_matrix(y_true, y_pred, labels=classes),
-        report=report,
-        text=text,
-        n_faces=int(known.sum()),
-    )
+    return predict_crops(model, images, features, batch_size=batch_size, tta=tta)

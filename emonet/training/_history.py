@@ -20,7 +20,7 @@ def history_columns(rows: Iterable[dict[str, Any]]) -> dict[str, list]:
 
     Examples
     --------
-    >>> from emonet.models._history import history_columns
+    >>> from emonet.training._history import history_columns
     >>> history_columns([{"epoch": 1, "loss": 2.0}, {"epoch": 2, "val_loss": 1.5}])
     {'epoch': [1, 2], 'loss': [2.0, None], 'val_loss': [None, 1.5]}
     """
@@ -62,7 +62,7 @@ def plot_history(
     Examples
     --------
     >>> import tempfile
-    >>> from emonet.models import plot_history
+    >>> from emonet.training import plot_history
     >>> rows = [{"epoch": 1, "phase": 2, "learning_rate": 0.05, "loss": 1.9, "accuracy": 0.3},
     ...         {"epoch": 2, "phase": 2, "learning_rate": 0.01, "loss": 1.6, "accuracy": 0.4}]
     >>> plot_history(rows, tempfile.mkdtemp() + "/history.png").name

@@ -1,26 +1,4 @@
-"""Prediction files: one model's class probabilities for one split, stored as ``.npz``.
-
-A model's evaluation writes one file per split; the ensemble reads one file per model.
-A file holds these arrays:
-
-``probabilities``
-    ``(N, 7)`` float32, one row per face, one column per label of :data:`emonet.LABELS`;
-    every row is a probability distribution (non-negative, sums to 1).
-``labels``
-    ``(N,)`` int64, the true label index of each face, or ``-1`` where it is unknown.
-``ids``
-    ``(N,)`` unicode, one unique id per face (FER2013 file stem such as ``PublicTest_123``).
-``model_name``
-    0-d unicode, the name of the model that made the predictions.
-``format_version``
-    0-d int64, currently 1.
-
-Only ``probabilities`` is required when reading; missing ``labels`` read as all ``-1``,
-missing ``ids`` as the row numbers ``"0" .. "N-1"`` and a missing ``model_name`` as the
-file's stem. A file whose ``format_version`` is not 1 is refused. Whatever a file holds,
-reading it either returns checked predictions or raises one ``ValueError`` that starts
-with the file's path.
-"""
+"""Prediction files: the format of :mod:`emonet.predictions`, written and read, checked."""
 
 from __future__ import annotations
 

@@ -1,36 +1,32 @@
-"""The input pipeline: batches of faces, features and one-hot labels, on any backend.
+"""The batches of the input pipeline: faces, features and one-hot labels, on any backend.
 
 :class:`FaceBatches` is a :class:`keras.utils.PyDataset`: Keras feeds it to a model on
 TensorFlow, JAX and PyTorch alike, from worker threads or processes. Each batch is
 gathered by numpy fancy indexing and augmented by the numpy and OpenCV code of
-:mod:`emonet.models._augment` (face warped, landmarks moved, HOG recomputed). The order
-of an epoch and the random draws of each batch are functions of ``(seed, epoch, batch)``
-only, so batches do not depend on which worker makes them, or in what order, and a
-resumed run sees the batches the interrupted one would have seen.
+:mod:`emonet.training._augment` (face warped, landmarks moved, HOG recomputed). The
+order of an epoch and the random draws of each batch are functions of ``(seed, epoch,
+batch)`` only, so batches do not depend on which worker makes them, or in what order,
+and a resumed run sees the batches the interrupted one would have seen.
 
 On TensorFlow, ``pipeline="tf"`` runs the same batches through ``tf.data`` instead
-(:mod:`emonet.models._data_tf`).
+(:mod:`emonet.training._data_tf`); :func:`~emonet.training.make_dataset`
+(:mod:`emonet.training._pipeline`) chooses.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 
 import keras
 import numpy as np
 
-from emonet._choices import PIPELINES
 from emonet._constants import FACE_SIZE, FEATURE_SIZE, LABELS, NUM_CLASSES
 from emonet.features import FeatureSet
-from emonet.models._augment import AugmentConfig, augment_batch, mixup_batch
-from emonet.models._fusion import FACE_INPUT, FEATURES_INPUT
+from emonet.models import FACE_INPUT, FEATURES_INPUT
+from emonet.training._augment import AugmentConfig, augment_batch, mixup_batch
 
-__all__ = ["PIPELINES", "FaceBatches", "balanced_class_weights", "make_dataset"]
-
-# PIPELINES (from emonet._choices): ``"py"`` (:class:`FaceBatches`, any backend), ``"tf"``
-# (``tf.data``, TensorFlow only), ``"auto"`` (see :func:`make_dataset`).
+__all__ = ["FaceBatches", "balanced_class_weights"]
 
 
 def balanced_class_weights(labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
@@ -52,7 +48,7 @@ def balanced_class_weights(labels: np.ndarray, num_classes: int = NUM_CLASSES) -
     Examples
     --------
     >>> import numpy as np
-    >>> from emonet.models import balanced_class_weights
+    >>> from emonet.training import balanced_class_weights
     >>> balanced_class_weights(np.array([0, 0, 0, 1]), 2).tolist()
     [0.6666666666666666, 2.0]
     """
@@ -112,7 +108,7 @@ class FaceBatches(keras.utils.PyDataset):
         Target probabilities of each face, instead of its one-hot label (distillation);
         needs ``labels=True``.
     mixup : float, default=0.0
-        Beta parameter of mixup (:func:`~emonet.models.mixup_batch`) applied to each
+        Beta parameter of mixup (:func:`~emonet.training.mixup_batch`) applied to each
         batch after augmentation; 0 for none. Needs ``labels=True``.
     seed : int, optional
         Seed of the order and the augmentation; ``None`` draws one.
@@ -137,7 +133,7 @@ class FaceBatches(keras.utils.PyDataset):
     ----------
     epoch : int
         The epoch whose batches are served; :meth:`on_epoch_end` moves it on, and
-        :func:`emonet.models.train` sets it (a resumed run continues the stream).
+        :func:`emonet.training.train` sets it (a resumed run continues the stream).
 
     Raises
     ------
@@ -148,7 +144,7 @@ class FaceBatches(keras.utils.PyDataset):
     Examples
     --------
     >>> from emonet.features import load_features
-    >>> from emonet.models import FaceBatches
+    >>> from emonet.training import FaceBatches
     >>> train = load_features("fer2013.h5", usage="Training")  # doctest: +SKIP
     >>> batches = FaceBatches(train, use_features=True, shuffle=True, workers=4)  # doctest: +SKIP
     >>> model.fit(batches, epochs=10)  # doctest: +SKIP
@@ -314,87 +310,3 @@ class FaceBatches(keras.utils.PyDataset):
     def on_epoch_end(self) -> None:
         """Move on to the next epoch's order and augmentation."""
         self.epoch += 1
-
-
-def make_dataset(
-    data: FeatureSet,
-    *,
-    use_features: bool,
-    batch_size: int = 64,
-    shuffle: bool = False,
-    augment: AugmentConfig | None = None,
-    labels: bool = True,
-    class_weights: Sequence[float] | np.ndarray | None = None,
-    targets: np.ndarray | None = None,
-    mixup: float = 0.0,
-    seed: int | None = None,
-    drop_remainder: bool = False,
-    pipeline: str = "auto",
-    workers: int | None = None,
-    use_multiprocessing: bool = False,
-    pad_to: int = 1,
-    shard: tuple[int, int] = (0, 1),
-):
-    """The input pipeline of a feature set: :class:`FaceBatches`, or ``tf.data`` on it.
-
-    Parameters
-    ----------
-    data, use_features, batch_size, shuffle, augment, labels, class_weights, targets,
-    mixup, seed, drop_remainder, use_multiprocessing, pad_to, shard
-        As :class:`FaceBatches`.
-    workers : int, optional
-        :class:`FaceBatches`' workers (default: up to 4 threads), or ``tf.data``'s
-        parallel calls (default: autotuned).
-    pipeline : {"auto", "py", "tf"}, default="auto"
-        ``"py"``: the :class:`FaceBatches` itself, for any backend. ``"tf"``: a
-        ``tf.data.Dataset`` of the same batches (TensorFlow backend only), that makes
-        ``workers`` batches at once in TensorFlow's threads. ``"auto"``: ``"tf"`` on the
-        TensorFlow backend with thread workers, else ``"py"``.
-
-    Returns
-    -------
-    FaceBatches or tf.data.Dataset
-        A ``tf.data.Dataset`` serves the epoch its :class:`FaceBatches` (its
-        ``face_batches`` attribute) is at when it is iterated.
-
-    Raises
-    ------
-    ValueError
-        As :class:`FaceBatches`; or ``pipeline="tf"`` on another backend.
-
-    Examples
-    --------
-    >>> from emonet.features import load_features
-    >>> from emonet.models import make_dataset
-    >>> train = load_features("fer2013.h5", usage="Training")  # doctest: +SKIP
-    >>> ds = make_dataset(train, use_features=True, shuffle=True)  # doctest: +SKIP
-    """
-    if pipeline not in PIPELINES:
-        raise ValueError(f"unknown pipeline {pipeline!r}; choose one of {', '.join(PIPELINES)}")
-    tensorflow = keras.backend.backend() == "tensorflow"
-    if pipeline == "tf" and not tensorflow:
-        raise ValueError(
-            f"pipeline 'tf' needs the TensorFlow backend (this is {keras.backend.backend()!r})"
-        )
-    batches = FaceBatches(
-        data,
-        use_features=use_features,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        augment=augment,
-        labels=labels,
-        class_weights=class_weights,
-        targets=targets,
-        mixup=mixup,
-        seed=seed,
-        drop_remainder=drop_remainder,
-        workers=workers or min(4, os.cpu_count() or 1),
-        use_multiprocessing=use_multiprocessing,
-        pad_to=pad_to,
-        shard=shard,
-    )
-    if pipeline == "py" or (pipeline == "auto" and (not tensorflow or use_multiprocessing)):
-        return batches
-    from emonet.models._data_tf import tf_dataset  # imports TensorFlow
-
-    return tf_dataset(batches, parallel_calls=workers)

@@ -39,7 +39,7 @@ class DeviceStrategy:
 
     Examples
     --------
-    >>> from emonet.models import make_strategy
+    >>> from emonet.training import make_strategy
     >>> make_strategy("default").num_replicas_in_sync
     1
     """
@@ -133,7 +133,7 @@ def make_strategy(name: str = "auto") -> DeviceStrategy:
 
     Examples
     --------
-    >>> from emonet.models import make_strategy
+    >>> from emonet.training import make_strategy
     >>> make_strategy("default").num_replicas_in_sync
     1
     """

@@ -6,7 +6,7 @@ training faces, softened by a temperature so that the classes the teacher finds
 plausible keep some weight (Hinton et al. 2015), mixed with the one-hot labels. It then
 answers at the speed of one small network. The teacher's probabilities are computed by
 the caller (``emonet-distill`` uses a :class:`emonet.Recognizer`), so this stage needs
-nothing above :mod:`emonet.models`.
+nothing above :mod:`emonet.training`.
 
 A teacher that labels only the original faces fits them almost perfectly, so its
 probabilities say little the labels do not, and the student, augmented, sees faces the
@@ -25,10 +25,10 @@ import numpy as np
 
 from emonet._constants import NUM_CLASSES
 from emonet.features import FeatureSet
-from emonet.models._augment import AugmentConfig, augment_batch
-from emonet.models._fusion import ModelConfig
-from emonet.models._recipes import TrainingConfig
-from emonet.models._train import TrainingResult, train
+from emonet.models import ModelConfig
+from emonet.training._augment import AugmentConfig, augment_batch
+from emonet.training._recipes import TrainingConfig
+from emonet.training._train import TrainingResult, train
 
 __all__ = ["augmented_views", "distill", "distillation_targets"]
 
@@ -69,7 +69,7 @@ def distillation_targets(
     Examples
     --------
     >>> import numpy as np
-    >>> from emonet.models import distillation_targets
+    >>> from emonet.training import distillation_targets
     >>> teacher = np.array([[0.8, 0.2, 0, 0, 0, 0, 0]])
     >>> distillation_targets(teacher, np.array([0]), temperature=1.0, alpha=0.5)[0, :2]
     array([0.9, 0.1], dtype=float32)
@@ -105,7 +105,7 @@ def augmented_views(
     """``views`` randomly augmented copies of every face, for a teacher to label.
 
     Each copy is warped (and, as ``augment`` says, erased, mirrored) with its features
-    moved, as :func:`~emonet.models.augment_batch` does in training. The rows are view
+    moved, as :func:`~emonet.training.augment_batch` does in training. The rows are view
     by view: view ``k`` of face ``i`` is row ``k * len(data) + i``; labels, usages and
     ids repeat.
 
@@ -143,7 +143,7 @@ def augmented_views(
     --------
     >>> import numpy as np
     >>> from emonet.features import FeatureSet
-    >>> from emonet.models import AugmentConfig, augmented_views
+    >>> from emonet.training import AugmentConfig, augmented_views
     >>> faces = FeatureSet(np.zeros((2, 48, 48), np.uint8), np.zeros((2, 2728), np.float32),
     ...                    np.array([3, 6]), np.array(["Training"] * 2), np.array(["a", "b"]))
     >>> copies = augmented_views(faces, AugmentConfig(flip=False), views=3)
@@ -226,7 +226,8 @@ def distill(
     --------
     >>> from emonet import Recognizer
     >>> from emonet.features import load_features
-    >>> from emonet.models import distill, variant_config
+    >>> from emonet.models import variant_config
+    >>> from emonet.training import distill
     >>> data = load_features("fer2013.h5")  # doctest: +SKIP
     >>> train_set = data.select("Training")  # doctest: +SKIP
     >>> teacher = Recognizer().predict_crops(train_set.images)  # doctest: +SKIP
@@ -236,7 +237,7 @@ def distill(
     Consistent teaching: the teacher labels eight augmented copies of each face, and the
     student only mirrors them (the teacher averages each face with its mirror).
 
-    >>> from emonet.models import AugmentConfig, TrainingConfig, augmented_views
+    >>> from emonet.training import AugmentConfig, TrainingConfig, augmented_views
     >>> views = augmented_views(train_set, AugmentConfig(flip=False), 8)  # doctest: +SKIP
     >>> teacher = Recognizer().predict_crops(views.images)  # doctest: +SKIP
     >>> flips_only = AugmentConfig(rotation=0, shear=0, zoom=0)

@@ -23,24 +23,21 @@ import numpy as np
 import pytest
 
 from emonet import _choices
-from emonet.models import (
+from emonet.models import ModelConfig, build_backbone, build_model, load_model
+from emonet.predictions import load_predictions
+from emonet.training import (
     RECIPES,
     STRATEGIES,
     AugmentConfig,
     DeviceStrategy,
-    ModelConfig,
     TrainingConfig,
     TrainingResult,
-    build_backbone,
-    build_model,
-    load_model,
     make_strategy,
     train,
 )
-from emonet.models._distribute import as_strategy
-from emonet.models._run import check_resumable, new_state
-from emonet.models._schedule import Plateau, cosine_learning_rate, is_improvement
-from emonet.predictions import load_predictions
+from emonet.training._distribute import as_strategy
+from emonet.training._run import check_resumable, new_state
+from emonet.training._schedule import Plateau, cosine_learning_rate, is_improvement
 from tests.models.conftest import TINY
 
 TINY_MODEL = ModelConfig(
@@ -433,7 +430,8 @@ MIRRORED = textwrap.dedent("""
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from emonet.features import load_features
-    from emonet.models import AugmentConfig, ModelConfig, TrainingConfig, train
+    from emonet.models import ModelConfig
+    from emonet.training import AugmentConfig, TrainingConfig, train
     data = load_features(sys.argv[1])
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     model = ModelConfig("compact", use_features=True, feature_units=(16,), head_units=(16,),

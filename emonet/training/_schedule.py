@@ -3,7 +3,7 @@
 The learning rate of phase 2 warms up linearly from a tenth of its peak, then stays
 constant, follows the plateau rule, or decays along a cosine. With a time limit the cosine
 ends with the last epoch that fits in it (:func:`epochs_that_fit`), or, before a first
-epoch has been timed, with the time itself. The callback of :mod:`emonet.models._train`
+epoch has been timed, with the time itself. The callback of :mod:`emonet.training._train`
 feeds these functions its counters and the clock; the tests feed them numbers.
 """
 
@@ -32,7 +32,7 @@ def warmup_learning_rate(peak: float, done: float, warmup: float) -> float:
 
     Examples
     --------
-    >>> from emonet.models._schedule import warmup_learning_rate
+    >>> from emonet.training._schedule import warmup_learning_rate
     >>> warmup_learning_rate(1.0, 0.0, 2.0), warmup_learning_rate(1.0, 1.0, 2.0)
     (0.1, 0.55)
     """
@@ -67,7 +67,7 @@ def cosine_progress(
 
     Examples
     --------
-    >>> from emonet.models._schedule import cosine_progress
+    >>> from emonet.training._schedule import cosine_progress
     >>> cosine_progress(6.0, 11.0, warmup=1.0)
     0.5
     >>> cosine_progress(1.5, 11.0, warmup=1.0, time_used=0.25)
@@ -88,7 +88,7 @@ def cosine_learning_rate(peak: float, minimum: float, progress: float) -> float:
 
     Examples
     --------
-    >>> from emonet.models._schedule import cosine_learning_rate
+    >>> from emonet.training._schedule import cosine_learning_rate
     >>> [round(cosine_learning_rate(1.0, 0.0, p), 3) for p in (0.0, 0.5, 1.0)]
     [1.0, 0.5, 0.0]
     """
@@ -104,7 +104,7 @@ def epochs_that_fit(remaining: float, durations: Sequence[float]) -> int:
 
     Examples
     --------
-    >>> from emonet.models._schedule import epochs_that_fit
+    >>> from emonet.training._schedule import epochs_that_fit
     >>> epochs_that_fit(100.0, [60.0, 30.0, 31.0])
     3
     >>> epochs_that_fit(-5.0, [10.0])
@@ -119,7 +119,7 @@ def is_improvement(value: float, best: float | None, higher_is_better: bool) -> 
 
     Examples
     --------
-    >>> from emonet.models._schedule import is_improvement
+    >>> from emonet.training._schedule import is_improvement
     >>> is_improvement(0.5, None, True), is_improvement(0.5, 0.6, True)
     (True, False)
     """
@@ -138,7 +138,7 @@ class Plateau:
 
     Examples
     --------
-    >>> from emonet.models._schedule import Plateau
+    >>> from emonet.training._schedule import Plateau
     >>> plateau = Plateau(patience=2, factor=0.5, minimum=0.1)
     >>> [plateau.step(loss, 1.0) for loss in (3.0, 2.0, 2.5, 2.0)]
     [1.0, 1.0, 1.0, 0.5]

@@ -1,8 +1,8 @@
-"""Predictions of a model (from a feature set or from face crops), scores, and figures."""
+"""Predictions of a model (from a feature set or from face crops), the old name of
+predict_crops, the names that left emonet.models, and figures."""
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 
 import matplotlib
@@ -10,16 +10,17 @@ import numpy as np
 import pytest
 
 import emonet._plotting
+import emonet.models
+from emonet.features import mirror_batch
 from emonet.models import (
-    Evaluation,
+    FACE_INPUT,
+    FEATURES_INPUT,
     ModelConfig,
     build_model,
-    evaluate_predictions,
     load_model,
-    mirror_batch,
     plot_architecture,
     plot_confusion_matrix,
-    plot_history,
+    predict_crops,
     predict_faces,
     predict_proba,
     save_model,
@@ -34,33 +35,33 @@ def pixels_model():
     return build_model(PIXELS_ONLY)
 
 
-def test_predict_proba_is_predict_faces_on_the_set(features_model, val_set):
+def test_predict_proba_is_predict_crops_on_the_set(features_model, val_set):
     probabilities = predict_proba(features_model, val_set, batch_size=32)
     assert probabilities.shape == (len(val_set), 7) and probabilities.dtype == np.float32
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-5)
     np.testing.assert_allclose(
-        probabilities, predict_faces(features_model, val_set.images, val_set.features), atol=1e-6
+        probabilities, predict_crops(features_model, val_set.images, val_set.features), atol=1e-6
     )
-    # the model as Keras runs it
-    inputs = {"face": val_set.images[:5, :, :, None], "features": val_set.features[:5]}
+    # the model as Keras runs it, its inputs by name
+    inputs = {FACE_INPUT: val_set.images[:5, :, :, None], FEATURES_INPUT: val_set.features[:5]}
     np.testing.assert_allclose(
         probabilities[:5], features_model.predict(inputs, verbose=0), atol=1e-6
     )
 
 
-def test_predict_faces_computes_the_features_it_needs(features_model, val_set):
+def test_predict_crops_computes_the_features_it_needs(features_model, val_set):
     # the test set's features were made by FeatureExtractor().transform on these faces
-    computed = predict_faces(features_model, val_set.images[:6])
-    given = predict_faces(features_model, val_set.images[:6], val_set.features[:6])
+    computed = predict_crops(features_model, val_set.images[:6])
+    given = predict_crops(features_model, val_set.images[:6], val_set.features[:6])
     np.testing.assert_allclose(computed, given, atol=1e-6)
 
 
 def test_tta_averages_each_face_and_its_mirror(features_model, val_set):
     images, features = val_set.images[:8], val_set.features[:8]
-    mirrored = predict_faces(features_model, *mirror_batch(images, features))
-    averaged = (predict_faces(features_model, images, features) + mirrored) / 2
+    mirrored = predict_crops(features_model, *mirror_batch(images, features))
+    averaged = (predict_crops(features_model, images, features) + mirrored) / 2
     np.testing.assert_allclose(
-        predict_faces(features_model, images, features, tta=True), averaged, atol=1e-6
+        predict_crops(features_model, images, features, tta=True), averaged, atol=1e-6
     )
     np.testing.assert_allclose(
         predict_proba(features_model, val_set, tta=True)[:8], averaged, atol=1e-6
@@ -70,16 +71,16 @@ def test_tta_averages_each_face_and_its_mirror(features_model, val_set):
 def test_a_model_without_features_reads_faces_only(pixels_model, val_set):
     faces = val_set.images[:4]
     expected = pixels_model.predict({"face": faces[..., None]}, verbose=0)
-    np.testing.assert_allclose(predict_faces(pixels_model, faces), expected, atol=1e-6)
+    np.testing.assert_allclose(predict_crops(pixels_model, faces), expected, atol=1e-6)
     # features are ignored; a channel axis of 1 is accepted
     np.testing.assert_allclose(
-        predict_faces(pixels_model, faces[..., None], np.zeros((1, 3))), expected, atol=1e-6
+        predict_crops(pixels_model, faces[..., None], np.zeros((1, 3))), expected, atol=1e-6
     )
     assert predict_proba(pixels_model, val_set).shape == (len(val_set), 7)
 
 
 def test_no_faces_no_rows(features_model):
-    empty = predict_faces(features_model, np.zeros((0, 48, 48), np.uint8))
+    empty = predict_crops(features_model, np.zeros((0, 48, 48), np.uint8))
     assert empty.shape == (0, 7) and empty.dtype == np.float32
 
 
@@ -95,7 +96,7 @@ def test_no_faces_no_rows(features_model):
 )
 def test_bad_faces_and_features_are_refused_by_name(features_model, images, features, message):
     with pytest.raises(ValueError, match=message):
-        predict_faces(features_model, images, features)
+        predict_crops(features_model, images, features)
 
 
 def test_a_loaded_model_refuses_features_of_other_settings(features_model, val_set, tmp_path):
@@ -107,20 +108,6 @@ def test_a_loaded_model_refuses_features_of_other_settings(features_model, val_s
     other = dataclasses.replace(val_set, attrs={**val_set.attrs, "hog_orientations": 9})
     with pytest.raises(ValueError, match="orientations=9"):
         predict_proba(loaded, other)
-
-
-def test_evaluation_leaves_out_unknown_labels():
-    probabilities = np.eye(7)[[0, 1, 2, 2, 6]]
-    labels = np.array([0, 1, 1, -1, 6])
-    result = evaluate_predictions(probabilities, labels)
-    assert isinstance(result, Evaluation)
-    assert result.n_faces == 4 and result.accuracy == pytest.approx(0.75)
-    assert result.confusion.shape == (7, 7) and result.confusion.sum() == 4
-    assert result.confusion[1, 2] == 1  # a disgusted face taken for fear
-    assert result.report["disgust"]["recall"] == pytest.approx(0.5)
-    assert "disgust" in result.text and "f1-score" in result.text
-    with pytest.raises(ValueError, match="no face has a known label"):
-        evaluate_predictions(probabilities, np.full(5, -1))
 
 
 @pytest.fixture
@@ -140,22 +127,25 @@ def test_figures_leave_the_users_backend_alone(user_backend, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "c.png"]  # no leftovers
 
 
-def test_plot_history_from_columns_and_from_the_csv(user_backend, tmp_path):
-    columns = {
-        "epoch": [1, 2, 3],
-        "phase": [1, 2, 2],
-        "learning_rate": [1e-3, 1e-3, 5e-4],
-        "loss": [1.9, 1.6, 1.5],
-        "accuracy": [0.3, 0.4, 0.45],
-        "val_loss": [1.8, 1.7, 1.6],
-        "val_accuracy": [0.32, 0.38, 0.41],
-    }
-    assert plot_history(columns, tmp_path / "a.png").stat().st_size > 0
-    rows = [{name: values[i] for name, values in columns.items()} for i in range(3)]
-    with open(tmp_path / "history.csv", "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(columns))
-        writer.writeheader()
-        writer.writerows(rows[:2] + [{**rows[2], "val_loss": "", "val_accuracy": ""}])
-    with open(tmp_path / "history.csv") as stream:
-        read = list(csv.DictReader(stream))  # strings, and "" where a value is missing
-    assert plot_history(read, tmp_path / "b.png").stat().st_size > 0
+def test_predict_faces_is_predict_crops_and_warns(pixels_model, val_set):
+    faces = val_set.images[:3]
+    with pytest.warns(DeprecationWarning, match="predict_faces is deprecated.*predict_crops"):
+        old = predict_faces(pixels_model, faces, None, 2, tta="flip")
+    np.testing.assert_array_equal(old, predict_crops(pixels_model, faces, tta="flip"))
+
+
+@pytest.mark.parametrize(
+    ("name", "home"),
+    [
+        ("train", "emonet.training"),
+        ("TrainingConfig", "emonet.training"),
+        ("mirror_batch", "emonet.features"),
+        ("evaluate_predictions", "emonet.predictions"),
+    ],
+)
+def test_a_moved_name_says_where_it_went(name, home):
+    with pytest.raises(AttributeError, match=rf"emonet.models.{name} moved to {home}.{name}"):
+        getattr(emonet.models, name)
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        emonet.models.no_such_name  # noqa: B018
+    assert not hasattr(emonet.models, name)

@@ -9,7 +9,7 @@ import pytest
 
 from emonet import FEATURE_SIZE
 from emonet.features import FeatureSet
-from emonet.models import (
+from emonet.training import (
     PIPELINES,
     AugmentConfig,
     FaceBatches,

@@ -1,11 +1,13 @@
-"""Geometric augmentation that moves the face, its landmarks and its HOG together.
+"""Random geometric augmentation that moves the face, its landmarks and its HOG together.
 
 The paper augments faces by random rotation (up to 10 degrees), shear, zoom and
 horizontal flips. A model that also reads the feature vector should see the features
-of the face it is shown, so here one affine transform per face warps the image, moves
-its 68 landmarks (a flip also swaps left and right points, :data:`FLIP_PERMUTATION`),
-and the sliding-window HOG is computed again on the warped face. Everything works on
-numpy batches; :mod:`emonet.models._data` runs it on each batch, on any backend.
+of the face it is shown, so here one random affine map per face warps the image, and
+the face geometry of :mod:`emonet.features` (:func:`~emonet.features.warp_faces`,
+:func:`~emonet.features.warp_features`) moves its 68 landmarks (a flip also swaps left
+and right points, :data:`emonet.features.FLIP_PERMUTATION`) and computes its HOG again.
+Everything works on numpy batches; :class:`emonet.training.FaceBatches` runs it on each
+batch, on any backend.
 """
 
 from __future__ import annotations
@@ -13,51 +15,25 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
 from emonet._choices import AUGMENT_MODES
-from emonet._constants import FACE_SIZE, LANDMARK_FEATURES, NUM_LANDMARKS
-from emonet.features import sliding_hog
-from emonet.models._config import config_from_dict
+from emonet._config import config_from_dict
+from emonet._constants import FACE_SIZE
+from emonet.features import warp_faces, warp_features
 
 __all__ = [
     "AUGMENT_MODES",
-    "FLIP_PERMUTATION",
     "AugmentConfig",
     "augment_batch",
-    "mirror_batch",
     "mixup_batch",
     "random_affine",
     "random_erase",
-    "scale_batch",
-    "transform_landmarks",
-    "warp_faces",
 ]
 
 # AUGMENT_MODES (from emonet._choices): ``full``: warp faces, move landmarks, recompute
 # HOG; ``image``: warp faces and move landmarks, keep the HOG of the original face
 # (cheaper); ``none``: no augmentation.
-
-
-def _flip_permutation() -> np.ndarray:
-    # Mirror pairs of the 68-point iBUG scheme; points on the midline map to themselves.
-    pairs = [(i, 16 - i) for i in range(8)]  # jaw
-    pairs += [(17 + i, 26 - i) for i in range(5)]  # eyebrows
-    pairs += [(31, 35), (32, 34)]  # nose base
-    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
-    pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58)]  # outer lips
-    pairs += [(60, 64), (61, 63), (65, 67)]  # inner lips
-    permutation = np.arange(NUM_LANDMARKS)
-    for a, b in pairs:
-        permutation[a], permutation[b] = b, a
-    permutation.setflags(write=False)
-    return permutation
-
-
-#: ``FLIP_PERMUTATION[i]`` is the point that becomes point ``i`` when a face is mirrored:
-#: the mirror of the left eye's outer corner (45) is the right eye's outer corner (36).
-FLIP_PERMUTATION: np.ndarray = _flip_permutation()
 
 
 @dataclass
@@ -87,7 +63,7 @@ class AugmentConfig:
 
     Examples
     --------
-    >>> from emonet.models import AugmentConfig
+    >>> from emonet.training import AugmentConfig
     >>> AugmentConfig.from_config(AugmentConfig(zoom=0.2).get_config()).zoom
     0.2
     """
@@ -149,7 +125,9 @@ def random_affine(
     matrices : (n, 2, 3) float64
         Forward maps from input to output pixel coordinates, ``[x', y'] = M @ [x, y, 1]``,
         in the convention of ``cv2.warpAffine`` and of the landmarks (pixel centres at
-        integers). A flip is included in the matrix.
+        integers), as :func:`emonet.features.warp_faces` and
+        :func:`emonet.features.transform_landmarks` take them. A flip is included in the
+        matrix.
     flipped : (n,) bool
         Which transforms mirror the face (its landmarks must then be renumbered).
     """
@@ -174,33 +152,6 @@ def random_affine(
     # keep the centre fixed, then shift
     matrices[:, :, 2] = centre - linear @ np.array([centre, centre]) + shift
     return matrices, flipped
-
-
-def warp_faces(images: np.ndarray, matrices: np.ndarray) -> np.ndarray:
-    """Warp each face by its affine matrix, replicating the border.
-
-    Parameters
-    ----------
-    images : (N, H, W) uint8
-    matrices : (N, 2, 3)
-        Forward maps, as :func:`random_affine` draws them.
-
-    Returns
-    -------
-    (N, H, W) uint8
-    """
-    images = np.asarray(images)
-    out = np.empty_like(images)
-    height, width = images.shape[1:3]
-    for i, (image, matrix) in enumerate(zip(images, matrices, strict=True)):
-        out[i] = cv2.warpAffine(
-            image,
-            matrix,
-            (width, height),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-    return out
 
 
 def random_erase(
@@ -231,7 +182,7 @@ def random_erase(
     Examples
     --------
     >>> import numpy as np
-    >>> from emonet.models import random_erase
+    >>> from emonet.training import random_erase
     >>> faces = np.zeros((4, 48, 48), np.uint8)
     >>> erased = random_erase(faces, 1.0, np.random.default_rng(0))
     >>> bool((erased != 0).any(axis=(1, 2)).all())
@@ -252,32 +203,6 @@ def random_erase(
         rows, cols = slice(top[i], top[i] + h[i]), slice(left[i], left[i] + w[i])
         images[i, rows, cols] = noise[i, rows, cols]
     return images
-
-
-def transform_landmarks(
-    landmarks: np.ndarray, matrices: np.ndarray, flipped: np.ndarray | None = None
-) -> np.ndarray:
-    """Move landmarks by the affine maps that warped their faces.
-
-    Parameters
-    ----------
-    landmarks : (N, 68, 2)
-        ``(x, y)`` pixel coordinates.
-    matrices : (N, 2, 3)
-        Forward maps.
-    flipped : (N,) bool, optional
-        Faces that were mirrored: their points are renumbered by
-        :data:`FLIP_PERMUTATION`, so that point 36 is still the subject's right eye corner.
-
-    Returns
-    -------
-    (N, 68, 2) float32
-    """
-    points = np.asarray(landmarks, dtype=np.float64)
-    moved = points @ matrices[:, :, :2].transpose(0, 2, 1) + matrices[:, None, :, 2]
-    if flipped is not None and np.any(flipped):
-        moved[flipped] = moved[flipped][:, FLIP_PERMUTATION]
-    return moved.astype(np.float32)
 
 
 def augment_batch(
@@ -306,7 +231,7 @@ def augment_batch(
     Examples
     --------
     >>> import numpy as np
-    >>> from emonet.models import AugmentConfig, augment_batch
+    >>> from emonet.training import AugmentConfig, augment_batch
     >>> faces = np.zeros((2, 48, 48), np.uint8)
     >>> out, _ = augment_batch(faces, None, AugmentConfig(), np.random.default_rng(0))
     >>> out.shape
@@ -322,7 +247,7 @@ def augment_batch(
     if features is None:
         return warped, None
     hog_of = warped if config.mode == "full" else None
-    return warped, _moved_features(features, matrices, flipped, hog_of)
+    return warped, warp_features(features, matrices, flipped, hog_of)
 
 
 def mixup_batch(
@@ -358,7 +283,7 @@ def mixup_batch(
     Examples
     --------
     >>> import numpy as np
-    >>> from emonet.models import mixup_batch
+    >>> from emonet.training import mixup_batch
     >>> faces = np.zeros((4, 48, 48), np.uint8)
     >>> targets = np.eye(7, dtype=np.float32)[[0, 1, 2, 3]]
     >>> _, _, mixed = mixup_batch(faces, None, targets, 0.2, np.random.default_rng(0))
@@ -381,111 +306,3 @@ def mixup_batch(
         None if features is None else blend(features),
         blend(targets),
     )
-
-
-def mirror_batch(
-    images: np.ndarray, features: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Mirror faces left to right, with the features of the mirrored faces.
-
-    The landmarks are mirrored and renumbered by :data:`FLIP_PERMUTATION`, and the HOG is
-    computed again on the mirrored faces, so the result is what extraction gives for the
-    mirrored face, up to the landmark detector's own asymmetry. Test-time augmentation
-    (``predict_proba(..., tta=True)``) averages a model's output on a face and on its mirror.
-
-    Parameters
-    ----------
-    images : (N, 48, 48) uint8
-    features : (N, 2728) float32 or None
-        Landmarks then HOG of each face; ``None`` for a model without features.
-
-    Returns
-    -------
-    images : (N, 48, 48) uint8
-    features : (N, 2728) float32 or None
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from emonet.models import mirror_batch
-    >>> faces = np.arange(2 * 48 * 48, dtype=np.uint8).reshape(2, 48, 48)
-    >>> mirrored, _ = mirror_batch(faces, None)
-    >>> bool((mirrored[:, :, ::-1] == faces).all())
-    True
-    """
-    images = np.asarray(images)
-    mirrored = np.ascontiguousarray(images[:, :, ::-1])
-    if features is None:
-        return mirrored, None
-    n, width = len(images), images.shape[2]
-    matrices = np.zeros((n, 2, 3))
-    matrices[:, 0, 0], matrices[:, 0, 2], matrices[:, 1, 1] = -1.0, width - 1.0, 1.0
-    return mirrored, _moved_features(features, matrices, np.ones(n, bool), mirrored)
-
-
-def scale_batch(
-    images: np.ndarray, features: np.ndarray | None, scale: float
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Zoom faces about their centre, with the features of the zoomed faces.
-
-    ``scale`` > 1 enlarges the face (its border leaves the crop), < 1 shrinks it (the
-    border pixels are replicated outward), as the training augmentation's ``zoom`` does.
-    The landmarks move with the face and the HOG is computed again on the zoomed face.
-    Multi-scale test-time augmentation (``predict_faces(..., tta="multiscale")``)
-    averages a model's outputs at several zooms.
-
-    Parameters
-    ----------
-    images : (N, 48, 48) uint8
-    features : (N, 2728) float32 or None
-        Landmarks then HOG of each face; ``None`` for a model without features.
-    scale : float
-        Zoom factor, > 0; 1 returns the faces unchanged.
-
-    Returns
-    -------
-    images : (N, 48, 48) uint8
-    features : (N, 2728) float32 or None
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from emonet.models import scale_batch
-    >>> faces = np.zeros((2, 48, 48), np.uint8)
-    >>> faces[:, 20:28, 20:28] = 255
-    >>> zoomed, _ = scale_batch(faces, None, 2.0)
-    >>> int((faces > 127).sum() / 2), int((zoomed > 127).sum() / 2)
-    (64, 256)
-    """
-    if not scale > 0:
-        raise ValueError(f"scale must be > 0, got {scale}")
-    images = np.asarray(images)
-    if scale == 1:
-        return images, features
-    n, size = len(images), images.shape[1]
-    centre = (size - 1) / 2.0
-    matrices = np.zeros((n, 2, 3))
-    matrices[:, 0, 0] = matrices[:, 1, 1] = scale
-    matrices[:, :, 2] = centre - scale * centre
-    zoomed = warp_faces(images, matrices)
-    if features is None:
-        return zoomed, None
-    return zoomed, _moved_features(features, matrices, None, zoomed)
-
-
-def _moved_features(
-    features: np.ndarray,
-    matrices: np.ndarray,
-    flipped: np.ndarray | None,
-    hog_of: np.ndarray | None,
-) -> np.ndarray:
-    """A copy of the features of warped faces: the landmarks moved by the faces' affine
-    maps (renumbered where ``flipped``), the HOG of the faces ``hog_of`` unless None."""
-    features = np.array(features, dtype=np.float32, copy=True)
-    n = len(features)
-    landmarks = features[:, :LANDMARK_FEATURES].reshape(n, NUM_LANDMARKS, 2)
-    moved = transform_landmarks(landmarks, matrices, flipped)
-    features[:, :LANDMARK_FEATURES] = moved.reshape(n, LANDMARK_FEATURES)
-    if hog_of is not None:
-        features[:, LANDMARK_FEATURES:] = sliding_hog(hog_of)
-    return features

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from emonet._choices import LR_SCHEDULES, MONITORS, OPTIMIZERS, PRECISIONS
-from emonet.models._augment import AugmentConfig
-from emonet.models._config import config_from_dict
+from emonet._config import config_from_dict
+from emonet.training._augment import AugmentConfig
 
 __all__ = ["RECIPES", "TrainingConfig"]
 
@@ -57,7 +57,7 @@ class TrainingConfig:
         Label smoothing of the cross-entropy.
     mixup : float
         Beta parameter of mixup (faces, features and targets of a batch blended in
-        pairs, :func:`~emonet.models.mixup_batch`); 0 for none, 0.2 is usual.
+        pairs, :func:`~emonet.training.mixup_batch`); 0 for none, 0.2 is usual.
     ema_momentum : float or None
         Keep an exponential moving average of the weights with this momentum (e.g.
         0.999; Keras optimizers' ``use_ema``); validation, the best weights and the saved
@@ -80,7 +80,7 @@ class TrainingConfig:
 
     Examples
     --------
-    >>> from emonet.models import TrainingConfig
+    >>> from emonet.training import TrainingConfig
     >>> config = TrainingConfig.cpu()
     >>> config.mixed_precision, config.lr_schedule
     ('bfloat16', 'cosine')

@@ -9,15 +9,13 @@ import pytest
 
 from emonet.cli import distill as distill_cli
 from emonet.features import FeatureSet
-from emonet.models import (
+from emonet.models import build_model, save_model, variant_config
+from emonet.training import (
     AugmentConfig,
     TrainingConfig,
     augmented_views,
-    build_model,
     distill,
     distillation_targets,
-    save_model,
-    variant_config,
 )
 from tests.models.conftest import TINY
 

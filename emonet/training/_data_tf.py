@@ -1,6 +1,6 @@
 """The TensorFlow fast path of the input pipeline: :class:`FaceBatches` through ``tf.data``.
 
-The batches are those of :class:`~emonet.models._data.FaceBatches` (same order, same
+The batches are those of :class:`~emonet.training.FaceBatches` (same order, same
 augmentation for a seed); ``tf.data`` makes several at once in its own threads through
 ``tf.numpy_function``, prefetches them, and shards them by data over the workers of a
 ``tf.distribute`` strategy. Imported only on the TensorFlow backend.
@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from emonet._constants import FACE_SIZE, NUM_CLASSES
-from emonet.models._data import FaceBatches
-from emonet.models._fusion import FACE_INPUT, FEATURES_INPUT
+from emonet.models import FACE_INPUT, FEATURES_INPUT
+from emonet.training._data import FaceBatches
 
 __all__ = ["tf_dataset"]
 

@@ -6,17 +6,16 @@ import numpy as np
 import pytest
 
 from emonet import LANDMARK_FEATURES
-from emonet.features import LANDMARK_PARTS, extract_landmarks, sliding_hog
-from emonet.models import (
+from emonet.features import (
     FLIP_PERMUTATION,
-    AugmentConfig,
-    augment_batch,
+    LANDMARK_PARTS,
+    extract_landmarks,
     mirror_batch,
-    random_affine,
-    random_erase,
+    sliding_hog,
     transform_landmarks,
     warp_faces,
 )
+from emonet.training import AugmentConfig, augment_batch, random_affine, random_erase
 
 
 def test_flip_permutation_maps_left_to_right_and_is_an_involution():

@@ -33,13 +33,11 @@ from emonet import __version__
 from emonet._constants import LABELS, NUM_CLASSES
 from emonet._io import atomic_path, atomic_write_text
 from emonet.features import FeatureSet
-from emonet.models._distribute import DeviceStrategy
-from emonet.models._evaluate import predict_proba
-from emonet.models._fusion import ModelConfig
-from emonet.models._history import plot_history, write_history_csv
-from emonet.models._recipes import TrainingConfig
-from emonet.models._saving import save_model
+from emonet.models import ModelConfig, predict_proba, save_model
 from emonet.predictions import save_predictions
+from emonet.training._distribute import DeviceStrategy
+from emonet.training._history import plot_history, write_history_csv
+from emonet.training._recipes import TrainingConfig
 
 # File names inside a run folder.
 MODEL_FILE = "model.keras"
