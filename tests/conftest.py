@@ -58,6 +58,18 @@ def val_faces(val_files) -> tuple[np.ndarray, np.ndarray]:
     return images, np.array([label for _, label in val_files])
 
 
+#: The sizes of the smallest networks the tests build (untrained, or trained a few steps):
+#: one home, so that a test of saving, loading or recognizing does not pay for a real one.
+TINY_SIZES = {"backbone_options": {"widths": [4, 8]}, "feature_units": [8], "head_units": [8]}
+
+
+def tiny_config(variant: str = "compact", **overrides):
+    """The :class:`emonet.models.ModelConfig` of a ``variant`` at :data:`TINY_SIZES`."""
+    from emonet.models import variant_config
+
+    return variant_config(variant, **{**TINY_SIZES, **overrides})
+
+
 def write_fer2013_csv(path: Path, images: np.ndarray, labels, usages) -> Path:
     """Write faces in the layout of the original fer2013.csv."""
     with open(path, "w", newline="") as stream:

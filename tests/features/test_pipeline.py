@@ -1,5 +1,5 @@
 """extract_to_file in this process (jobs=1): resumes that check their input, damaged
-parts, photos, FER2013 layouts. Killed runs and worker processes: tests/cli."""
+parts, photos, FER2013 layouts. Killed runs and worker processes: test_extract_features_cli.py."""
 
 import os
 import shutil

@@ -26,11 +26,10 @@ from emonet.models import (
     quantize_model,
     read_model_info,
     save_model,
-    variant_config,
 )
+from tests.conftest import tiny_config
 
-TINY = {"backbone_options": {"widths": [4]}, "feature_units": [8], "head_units": [8]}
-CONFIG = variant_config("compact_features", **TINY)
+CONFIG = tiny_config("compact_features")
 
 
 @pytest.fixture(scope="module")

@@ -18,15 +18,13 @@ from emonet.models import (
     load_model,
     read_model_info,
     save_model,
-    variant_config,
 )
-
-TINY = {"backbone_options": {"widths": [4, 8]}, "feature_units": [8], "head_units": [8]}
+from tests.conftest import tiny_config
 
 
 @pytest.fixture(scope="module")
 def features_model():
-    config = variant_config("compact_features", **TINY)
+    config = tiny_config("compact_features")
     return build_model(config), config
 
 
@@ -86,7 +84,7 @@ def test_saved_file_has_no_optimizer_state(tmp_path, features_model):
 
 
 def test_model_without_features_records_no_settings(tmp_path):
-    config = variant_config("compact", **TINY)
+    config = tiny_config("compact")
     path = save_model(build_model(config), tmp_path / "m.keras", model_config=config)
     info = load_model(path).emonet_info
     assert not info.uses_features and info.feature_settings is None

@@ -8,9 +8,8 @@ import pytest
 from skimage import data
 
 from emonet.ensemble import WeightedEnsemble
-from emonet.models import build_model, save_model, variant_config
-
-TINY = {"backbone_options": {"widths": [4, 8]}, "head_units": [8]}
+from emonet.models import build_model, save_model
+from tests.conftest import tiny_config
 
 
 @pytest.fixture(scope="session")
@@ -19,8 +18,7 @@ def tiny_models(tmp_path_factory) -> dict:
     from emonet.recognize import save_preset
 
     folder = tmp_path_factory.mktemp("tiny")
-    pixels = variant_config("compact", **TINY)
-    fused = variant_config("compact_features", feature_units=[8], **TINY)
+    pixels, fused = tiny_config("compact"), tiny_config("compact_features")
     paths = [
         save_model(build_model(config), folder / f"{config.model_name}.keras", model_config=config)
         for config in (pixels, fused)

@@ -155,7 +155,7 @@ def _gated_extract_chunk(index, *args):
 _GATED_RUN = """
 import sys
 import emonet.features._pipeline as pipeline
-from tests.cli.test_extract_features import _gated_extract_chunk
+from tests.features.test_extract_features_cli import _gated_extract_chunk
 
 pipeline._extract_chunk = _gated_extract_chunk
 from emonet.cli.extract_features import main
