@@ -23,6 +23,9 @@ HOG_STEP: int = 6
 HOG_ORIENTATIONS: int = 8
 HOG_PIXELS_PER_CELL: int = 8
 HOG_BLOCK_NORM: str = "L2-Hys"
+#: The names of the HOG settings (``FeatureExtractor``'s parameters), in the order every
+#: record of them uses: features files (``hog_<name>`` attributes), model records, bundles.
+HOG_SETTINGS: tuple[str, ...] = ("window", "step", "orientations", "pixels_per_cell", "block_norm")
 
 
 def hog_cells_per_axis(

@@ -34,6 +34,7 @@ from emonet._constants import (
     HOG_BLOCK_NORM,
     HOG_ORIENTATIONS,
     HOG_PIXELS_PER_CELL,
+    HOG_SETTINGS,
     HOG_STEP,
     HOG_WINDOW,
     LABELS,
@@ -58,7 +59,7 @@ INFO_FORMAT = "emonet-model"
 INFO_VERSION = 1
 #: The landmark model every emonet feature vector is made with (dlib, iBUG 300-W).
 LANDMARK_MODEL = "shape_predictor_68_face_landmarks.dat"
-_HOG_KEYS = ("window", "step", "orientations", "pixels_per_cell", "block_norm")
+_HOG_KEYS = HOG_SETTINGS
 _ALL_KEYS = (*_HOG_KEYS, "landmark_model")
 
 
@@ -110,7 +111,7 @@ def feature_settings(source: FeatureSet | FeatureExtractor | dict | None = None)
         )
     settings = {**defaults, **{k: v for k, v in values.items() if k in defaults}}
     # numpy scalars from HDF5 attributes -> plain JSON values
-    for key in ("window", "step", "orientations", "pixels_per_cell"):
+    for key in _HOG_KEYS[:-1]:  # the integers; block_norm is a name
         settings[key] = int(settings[key])
     settings["block_norm"] = str(settings["block_norm"])
     settings["landmark_model"] = str(settings["landmark_model"])
@@ -235,7 +236,7 @@ def _settings_problem(values: dict) -> str | None:
     minutes for a hostile record's ``step = 1`` with 1-pixel cells. ``fit`` runs too, once
     the settings are known to give the model's feature width (:func:`_check_record`).
     """
-    for key in ("window", "step", "orientations", "pixels_per_cell"):
+    for key in _HOG_KEYS[:-1]:  # the integers; block_norm is a name
         value = values[key]
         whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
         if isinstance(value, bool) or not whole or value < 1:

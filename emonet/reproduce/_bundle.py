@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emonet._constants import FACE_SIZE, LABELS, NUM_LANDMARKS
+from emonet._constants import FACE_SIZE, HOG_SETTINGS, LABELS, NUM_LANDMARKS
 from emonet._io import atomic_open
 from emonet.data import DataError, check_usages, iter_records
 from emonet.features import FeatureSet, extract_to_file, load_features, sliding_hog
@@ -43,7 +43,7 @@ BUNDLE_FORMAT = "emonet-bundle"
 BUNDLE_VERSION = 1
 #: Landmarks are stored as int16 in 1/LANDMARK_SCALE pixel.
 LANDMARK_SCALE = 8
-_HOG_KEYS = ("window", "step", "orientations", "pixels_per_cell", "block_norm")
+_HOG_KEYS = HOG_SETTINGS
 
 
 @dataclass
