@@ -35,11 +35,17 @@ def feature_width(model: Any) -> int | None:
         return model.feature_width
     if FEATURES_INPUT not in model_inputs(model):
         return None
+    width = keras_feature_width(model)
+    return FEATURE_SIZE if width is None else width
+
+
+def keras_feature_width(model: keras.Model) -> int | None:
+    """Width of the input tensor a Keras model names as its features; ``None`` if none."""
     inputs = model.inputs if isinstance(model.inputs, list) else [model.inputs]
     for tensor in inputs:
         if tensor.name.split(":")[0] == FEATURES_INPUT:
             return int(tensor.shape[-1])
-    return FEATURE_SIZE
+    return None
 
 
 def num_outputs(model: Any) -> int:

@@ -44,6 +44,7 @@ from emonet._constants import (
 from emonet._io import atomic_path
 from emonet.features import BLOCK_NORMS, FeatureExtractor, FeatureSet
 from emonet.models._fusion import FEATURES_INPUT, ModelConfig, model_inputs
+from emonet.models._inputs import keras_feature_width
 
 __all__ = [
     "ModelInfo",
@@ -279,17 +280,6 @@ def _n_feature_values(settings: dict) -> int:
     return LANDMARK_FEATURES + cells**2 * settings["orientations"]
 
 
-def _keras_feature_width(model: keras.Model) -> int | None:
-    """Width of a Keras model's features input; ``None`` if it reads none."""
-    if FEATURES_INPUT not in model_inputs(model):
-        return None
-    inputs = model.inputs if isinstance(model.inputs, list) else [model.inputs]
-    for tensor in inputs:
-        if tensor.name.split(":")[0] == FEATURES_INPUT:
-            return int(tensor.shape[-1])
-    return None
-
-
 def _keras_num_classes(model: keras.Model) -> int:
     outputs = model.outputs if isinstance(model.outputs, list) else [model.outputs]
     return int(outputs[0].shape[-1])
@@ -523,7 +513,9 @@ def _check_model(
     _check_record(
         info,
         source,
-        feature_width=_keras_feature_width(model),
+        feature_width=(
+            keras_feature_width(model) if FEATURES_INPUT in model_inputs(model) else None
+        ),
         num_classes=_keras_num_classes(model),
         inferred=inferred,
     )

@@ -298,9 +298,10 @@ class Recognizer:
 
     def _detect_image(self, image: np.ndarray, boxes: Any = None) -> _Found:
         """:meth:`detect` of a photo already read (:func:`read_photo`)."""
+        gray = to_gray(image)
         if boxes is None:
             found, scores = detect_faces(
-                image if callable(self.detector) else to_gray(image),
+                image if callable(self.detector) else gray,
                 upsample=self.upsample,
                 detector=self.detector,
                 min_score=self.min_score,
@@ -309,7 +310,7 @@ class Recognizer:
         else:
             found = _check_boxes(boxes, image.shape)
             scores = np.full(len(found), np.nan, np.float32)
-        crops, landmarks = align_faces(to_gray(image), found)
+        crops, landmarks = align_faces(gray, found)
         return found, scores, landmarks, crops
 
     def predict(
