@@ -3,8 +3,8 @@
 Stages, bottom to top::
 
     emonet._constants, _io, _image, _plotting, ... (the private top-level modules)
-    -> data -> features -> predictions -> models -> training -> ensemble -> recognize
-    -> reproduce -> demo -> cli
+    -> data -> features -> predictions -> models -> training -> ensemble -> tracking
+    -> explain -> recognize -> reproduce -> serve -> distributed -> demo -> cli
 
 A module may import its own stage freely, the bottom modules, and the public names of
 lower stages: never a higher stage, never another stage's private module or name. Every
@@ -31,8 +31,12 @@ STAGES = (
     "models",
     "training",
     "ensemble",
+    "tracking",
+    "explain",
     "recognize",
     "reproduce",
+    "serve",
+    "distributed",
     "demo",
     "cli",
 )
