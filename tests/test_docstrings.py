@@ -26,8 +26,12 @@ MODULES = (
     "emonet.ensemble",
     "emonet.models",
     "emonet.training",
+    "emonet.tracking",
+    "emonet.explain",
     "emonet.recognize",
     "emonet.reproduce",
+    "emonet.serve",
+    "emonet.distributed",
 )
 
 #: Examples known to fail, with the reason; each is marked xfail. Not strict: the code

@@ -22,10 +22,14 @@ PACKAGES = (
     "emonet.features",
     "emonet.predictions",
     "emonet.ensemble",
+    "emonet.explain",
+    "emonet.tracking",
     "emonet.models",
     "emonet.training",
     "emonet.recognize",
     "emonet.reproduce",
+    "emonet.serve",
+    "emonet.distributed",
 )
 
 TESTS = Path(__file__).resolve().parent

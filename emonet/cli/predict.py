@@ -25,6 +25,20 @@ from emonet.cli._common import (
     printable_path,
     run,
 )
+from emonet.cli._explain import (
+    EXPLAIN_COLUMNS,
+    add_explain_options,
+    explain_photo,
+    merge_explanations,
+)
+from emonet.cli._ray import add_ray_options, run_ray, wants_ray
+from emonet.cli._video import (
+    Summaries,
+    add_video_options,
+    check_video_args,
+    run_camera,
+    tracking_kwargs,
+)
 from emonet.features import DETECTORS
 
 # light: the recognizer itself (Keras, dlib) is imported once the arguments are checked
@@ -45,13 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
             "finished."
         ),
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="image, folder or video")
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH", help="image, folder or video (or --camera N)"
+    )
     out = parser.add_argument_group("output")
     out.add_argument(
         "--json",
         action="store_true",
         help='print JSON instead of a table: {"format": "emonet-predictions", '
-        '"format_version": 1, ..., "results": [...]}',
+        '"format_version": 2, ..., "results": [...]}',
     )
     out.add_argument("--csv", metavar="FILE", help="also write one row per face to FILE")
     out.add_argument(
@@ -66,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace an existing --csv FILE and annotated files (never an input)",
     )
+    add_explain_options(out)
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     how = parser.add_argument_group("recognition")
     how.add_argument("--every", type=int, default=1, metavar="N", help="every N-th video frame")
@@ -87,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     how.add_argument("--min-score", type=float, default=None, help="lowest detection score")
     how.add_argument("--batch-size", type=int, default=256)
+    add_video_options(parser)
+    add_ray_options(parser)
     return parser
 
 
@@ -158,6 +177,7 @@ def _is_video(path: Path) -> bool:
 
 
 def _check_args(args: argparse.Namespace) -> None:
+    check_video_args(args)
     if args.every < 1:
         raise ValueError(f"--every must be at least 1, got {args.every}")
     if args.batch_size < 1:
@@ -180,6 +200,8 @@ def _check_args(args: argparse.Namespace) -> None:
         check_output_file(args.csv, "--csv", args.overwrite)
     if args.annotate:
         check_output_folder(args.annotate, "--annotate")
+    if args.explain:
+        check_output_folder(args.explain, "--explain")
 
 
 def _check_outputs(args: argparse.Namespace, files: list[Path]) -> dict[Path, list[Path]]:
@@ -209,6 +231,8 @@ def _check_outputs(args: argparse.Namespace, files: list[Path]) -> dict[Path, li
 
 
 def _main(args: argparse.Namespace) -> int:
+    if wants_ray(args):  # emonet-predict --ray ... --out FOLDER: emonet.cli._ray
+        return run_ray(args)
     _check_args(args)
     photos, videos, skipped = find_inputs(args.paths)
     for message in skipped:
@@ -227,12 +251,17 @@ def _main(args: argparse.Namespace) -> int:
         tta=args.tta,
         batch_size=args.batch_size,
     )
+    if args.camera is not None:  # emonet-predict --camera N: emonet.cli._video
+        return run_camera(recognizer, args, _print_rows)
     annotate_dir = Path(args.annotate) if args.annotate else None
     rows: list[dict[str, Any]] = []
     photo_results, video_results = [], []
     n_files, n_skipped = 0, len(skipped)
 
-    for path, result in _photo_results(recognizer, photos, args.quiet, bool(annotated)):
+    explain_plan = annotation_paths(photos, args.explain) if args.explain else {}
+    explanations: list[list[dict[str, Any]]] = []
+    keep = bool(annotated) or bool(explain_plan)
+    for path, result in _photo_results(recognizer, photos, args.quiet, keep):
         if result is None:
             n_skipped += 1
             continue
@@ -244,12 +273,20 @@ def _main(args: argparse.Namespace) -> int:
             _print_rows(new_rows, printable_path(path))
         if annotated:
             result.save(annotated[path][0])
+        if explain_plan:
+            base = explain_plan[path][0].with_suffix("")
+            explanations.append(
+                explain_photo(
+                    recognizer, result.image, base, new_rows, args.explain_method, args.overwrite
+                )
+            )
         if args.json:
             photo_results.append(dataclasses.replace(result, image=None))
 
+    summaries = Summaries(args.summary)
     for path in videos:
         try:
-            video, new_rows = _video(recognizer, path, args, annotated.get(path))
+            video, new_rows = _video(recognizer, path, args, annotated.get(path), summaries)
         except ValueError as error:
             _warn(f"skipped {error}")
             n_skipped += 1
@@ -259,11 +296,15 @@ def _main(args: argparse.Namespace) -> int:
         rows += new_rows
 
     if args.json:
-        json.dump(results_document(photo_results, video_results), sys.stdout, indent=1)
+        document = results_document(photo_results, video_results)
+        if explain_plan:
+            merge_explanations(document, explanations)
+        json.dump(document, sys.stdout, indent=1)
         sys.stdout.write("\n")
     if args.csv:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=ROW_COLUMNS, lineterminator="\n")
+        columns = (*ROW_COLUMNS, *EXPLAIN_COLUMNS) if explain_plan else ROW_COLUMNS
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(args.csv, buffer.getvalue())
@@ -272,7 +313,8 @@ def _main(args: argparse.Namespace) -> int:
         f"{n_files} files, {n_faces} faces"
         + (f", {n_skipped} skipped" if n_skipped else "")
         + (f"; wrote {args.csv}" if args.csv else "")
-        + (f"; annotated into {annotate_dir}" if annotate_dir else ""),
+        + (f"; annotated into {annotate_dir}" if annotate_dir else "")
+        + summaries.save(),
         file=sys.stderr,
     )
     return 0
@@ -307,7 +349,9 @@ def _photo_results(
     bar.close()
 
 
-def _video(recognizer, path: Path, args: argparse.Namespace, outputs: list[Path] | None):
+def _video(
+    recognizer, path: Path, args: argparse.Namespace, outputs: list[Path] | None, summaries
+):
     """The VideoResult (frames without their images) and CSV rows of one video; with
     ``outputs`` (the annotated video and its timeline) both written, each atomically."""
     from tqdm import tqdm
@@ -318,6 +362,7 @@ def _video(recognizer, path: Path, args: argparse.Namespace, outputs: list[Path]
     info = video_info(path)
     total = -(-info["frames"] // args.every) if info["frames"] > 0 else None
     frames, rows = [], []
+    summaries.start(os.fsdecode(path))
     with contextlib.ExitStack() as stack:
         bar = stack.enter_context(
             tqdm(
@@ -329,9 +374,13 @@ def _video(recognizer, path: Path, args: argparse.Namespace, outputs: list[Path]
             )
         )
         writer = None
-        for frame in recognizer.predict_video(path, args.every, keep_images=outputs is not None):
+        keep = outputs is not None or summaries.wanted
+        for frame in recognizer.predict_video(
+            path, args.every, keep_images=keep, **tracking_kwargs(args)
+        ):
             new_rows = frame.to_rows(source)
             rows += new_rows
+            summaries.add(frame)
             # kept for the JSON and the timeline, without the image: memory stays flat
             frames.append(dataclasses.replace(frame, image=None))
             if not args.json:
@@ -348,6 +397,7 @@ def _video(recognizer, path: Path, args: argparse.Namespace, outputs: list[Path]
 
                 writer.write(cv2.cvtColor(annotate(frame.image, frame.faces), cv2.COLOR_RGB2BGR))
             bar.update(1)
+    summaries.finish()
     if outputs is not None and frames:
         plot_timeline(frames, outputs[1], printable_path(path.name))
     video = VideoResult(

@@ -6,6 +6,7 @@ zoomed with their landmarks moved and their HOG computed again) lives here too. 
 subpackage never imports TensorFlow, so extraction starts fast.
 """
 
+from emonet.features._descriptors import DESCRIPTOR_SIZE, face_descriptors
 from emonet.features._extractor import FeatureExtractor
 from emonet.features._faces import (
     DETECTORS,
@@ -38,6 +39,7 @@ from emonet.features._template import (
 
 __all__ = [
     "BLOCK_NORMS",
+    "DESCRIPTOR_SIZE",
     "DETECTORS",
     "FLIP_PERMUTATION",
     "Detector",
@@ -53,6 +55,7 @@ __all__ = [
     "detect_faces",
     "extract_landmarks",
     "extract_to_file",
+    "face_descriptors",
     "face_template",
     "load_features",
     "make_face_template",

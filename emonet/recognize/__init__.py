@@ -4,7 +4,9 @@ The layer above data, features, models and ensemble: :class:`Recognizer` loads a
 preset (:func:`list_presets`) or a user's own models and ensemble, finds and aligns the
 faces of photos or video frames, and returns one :class:`PhotoResult` per photo (its
 faces: :class:`Face`, with box, landmarks and expression probabilities) and one
-:class:`FrameResult` per video frame, in one result format (:meth:`Face.to_dict`,
+:class:`FrameResult` per video frame (its faces tracked: ``track_id`` and smoothed
+values; live sources through :meth:`Recognizer.stream`, a :class:`FrameStream`), in one
+result format (:meth:`Face.to_dict`,
 :data:`ROW_COLUMNS`, :func:`results_document`). :func:`find_inputs` tells which files of
 a folder are photos and which are videos.
 
@@ -31,6 +33,8 @@ from emonet.recognize._result import ROW_COLUMNS, Face, FrameResult, VideoResult
 _LAZY = {
     "Recognizer": "emonet.recognize._recognizer",
     "video_info": "emonet.recognize._recognizer",
+    "CameraError": "emonet.recognize._stream",
+    "FrameStream": "emonet.recognize._stream",
 }
 
 
@@ -51,11 +55,13 @@ def __dir__() -> list[str]:
 __all__ = [
     "DEFAULT_PRESET",
     "LABEL_COLOURS",
+    "CameraError",
     "PHOTO_EXTENSIONS",
     "ROW_COLUMNS",
     "VIDEO_EXTENSIONS",
     "Face",
     "FrameResult",
+    "FrameStream",
     "PhotoResult",
     "Recognizer",
     "VideoResult",

@@ -32,6 +32,9 @@ LABEL_COLOURS: dict[str, tuple[int, int, int]] = {
 def annotate(image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
     """Draw each face's box, label and a bar chart of its 7 probabilities on a photo.
 
+    A tracked face (of a video) shows its track id and its smoothed label and
+    probabilities: ``#2 happy 81%``.
+
     Parameters
     ----------
     image : (H, W) or (H, W, 3) uint8 ndarray
@@ -61,10 +64,15 @@ def annotate(image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
         left, top, right, bottom = face.box
         side = max(right - left, 1)
         thickness = max(1, round(side / 60))
-        colour = LABEL_COLOURS.get(face.label, (255, 255, 255))
+        label, confidence = face.label, face.confidence
+        if face.track_id is not None and face.smoothed_label is not None:
+            label, confidence = face.smoothed_label, face.smoothed_confidence
+        colour = LABEL_COLOURS.get(label, (255, 255, 255))
         cv2.rectangle(canvas, (left, top), (right, bottom), colour, thickness)
         scale = float(np.clip(side / 160, 0.35, 1.2))
-        text = f"{face.label} {face.confidence:.0%}"
+        text = f"{label} {confidence:.0%}"
+        if face.track_id is not None:
+            text = f"#{face.track_id} {text}"
         (text_w, text_h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         y = top - 4 if top - text_h - base - 4 >= 0 else bottom + text_h + 4
         cv2.rectangle(
@@ -112,7 +120,8 @@ def _draw_bars(canvas: np.ndarray, face: Face) -> None:
             1,
             cv2.LINE_AA,
         )
-        length = int(round(face.probabilities[name] * bar_max))
+        values = face.smoothed_probabilities or face.probabilities
+        length = int(round(values[name] * bar_max))
         if length > 0:
             cv2.rectangle(
                 canvas,
@@ -141,10 +150,13 @@ def save_image(image: np.ndarray, path: str | os.PathLike[str]) -> Path:
 def plot_timeline(
     frames: Sequence[FrameResult], path: str | os.PathLike[str], title: str = ""
 ) -> Path:
-    """Plot the expressions of a video over time into a PNG: one line per label.
+    """Plot the expressions of a video over time into a PNG.
 
-    Each frame contributes the probabilities of its largest face; frames without a face
-    leave a gap.
+    Tracked faces (:meth:`Recognizer.predict_video`'s default) give one row per person:
+    a band coloured by the track's smoothed label (:data:`LABEL_COLOURS`) where the
+    person is seen, and the smoothed probability of that label as a line. Untracked
+    ones give one line per label, of the largest face of each frame; frames without a
+    face leave a gap.
 
     Parameters
     ----------
@@ -158,6 +170,8 @@ def plot_timeline(
     -------
     pathlib.Path
     """
+    if any(face.track_id is not None for frame in frames for face in frame.faces):
+        return _plot_tracks(frames, path, title)
     times = np.array(
         [f.time_s if np.isfinite(f.time_s) else f.index for f in frames], dtype=np.float64
     )
@@ -182,4 +196,58 @@ def plot_timeline(
     axis.set_title(title or "expressions over time")
     axis.legend(ncols=7, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     axis.grid(alpha=0.3)
+    return save_figure(figure, path)
+
+
+def _plot_tracks(frames: Sequence[FrameResult], path, title: str) -> Path:
+    """:func:`plot_timeline` of tracked faces: one row per person."""
+    finite = all(np.isfinite(f.time_s) for f in frames)
+    times = [f.time_s if finite else float(f.index) for f in frames]
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
+    tracks: dict[int, list[tuple[float, str, float]]] = {}
+    for time_s, frame in zip(times, frames, strict=True):
+        for face in frame.faces:
+            if face.track_id is not None:
+                tracks.setdefault(face.track_id, []).append(
+                    (time_s, face.smoothed_label, face.smoothed_confidence)
+                )
+    ids = sorted(tracks)
+    figure = new_figure((10, 1.6 + 0.5 * len(ids)), dpi=100)
+    axis = figure.add_subplot()
+    for row, track_id in enumerate(ids):
+        seen = tracks[track_id]
+        for (start, label, _), (stop, _, _) in zip(
+            seen, [*seen[1:], (None, None, None)], strict=True
+        ):
+            end = start + step if stop is None or stop - start > 2.5 * step else stop
+            axis.broken_barh(
+                [(start, end - start)],
+                (row - 0.4, 0.8),
+                color=np.array(LABEL_COLOURS[label]) / 255,
+                lw=0,
+            )
+        line_t, line_y = [], []
+        for (time_s, _, confidence), previous in zip(seen, [None, *seen[:-1]], strict=True):
+            if previous is not None and time_s - previous[0] > 2.5 * step:
+                line_t.append(np.nan)  # a gap where the person was not seen
+                line_y.append(np.nan)
+            line_t.append(time_s)
+            line_y.append(row + 0.4 - 0.8 * confidence)
+        axis.plot(
+            line_t,
+            line_y,
+            color="black",
+            lw=0.8,
+            alpha=0.6,
+        )
+    axis.set_yticks(range(len(ids)), [f"#{track_id}" for track_id in ids])
+    axis.set_ylim(-0.6, len(ids) - 0.4)
+    axis.invert_yaxis()
+    axis.set_xlabel("time (s)" if finite else "frame")
+    axis.set_title(title or "expressions over time, one row per person")
+    handles = [
+        axis.bar(0, 0, color=np.array(LABEL_COLOURS[name]) / 255, label=name) for name in LABELS
+    ]
+    figure.legend(handles=handles, ncols=7, fontsize=8, loc="outside lower center")
+    axis.grid(alpha=0.3, axis="x")
     return save_figure(figure, path)

@@ -20,7 +20,7 @@ __all__ = ["RESULTS_FORMAT", "RESULTS_FORMAT_VERSION", "PhotoResult", "results_d
 
 #: The ``format`` of :func:`results_document`'s document, and its ``format_version``.
 RESULTS_FORMAT = "emonet-predictions"
-RESULTS_FORMAT_VERSION = 1
+RESULTS_FORMAT_VERSION = 2
 
 
 #: Attributes of a face that old code asked of ``predict(photo)[0]``, which is now a
@@ -178,7 +178,8 @@ def results_document(
     Returns
     -------
     dict
-        ``format`` (``"emonet-predictions"``), ``format_version`` (1),
+        ``format`` (``"emonet-predictions"``), ``format_version`` (2: faces carry
+        ``track_id`` and smoothed values),
         ``emonet_version``, ``labels`` (:data:`emonet.LABELS`, the order of every
         ``probabilities``), and ``results``: each photo's :meth:`PhotoResult.to_dict`,
         then each video's :meth:`VideoResult.to_dict`, in the order given.
@@ -194,7 +195,7 @@ def results_document(
     >>> from emonet.recognize import PhotoResult, results_document
     >>> document = results_document([PhotoResult("a.jpg", 640, 480, [])])
     >>> document["format"], document["format_version"], document["results"]
-    ('emonet-predictions', 1, [{'source': 'a.jpg', 'width': 640, 'height': 480, 'faces': []}])
+    ('emonet-predictions', 2, [{'source': 'a.jpg', 'width': 640, 'height': 480, 'faces': []}])
     >>> text = json.dumps(document)
     """
     from emonet import __version__

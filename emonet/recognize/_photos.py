@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
+from emonet._constants import FACE_SIZE
 from emonet._image import ImageError, decode_image, to_uint8
 
-__all__ = ["read_photo", "to_gray"]
+__all__ = ["check_crops", "read_photo", "to_gray"]
 
 PathLike = str | os.PathLike[str]
 
@@ -81,3 +83,25 @@ def read_photo(photo: np.ndarray | PathLike | bytes) -> np.ndarray:
 def to_gray(image: np.ndarray) -> np.ndarray:
     """Grayscale of a gray or RGB uint8 photo (luma weights of RGB order)."""
     return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+
+def check_crops(images: Any) -> np.ndarray:
+    """Face crops as ``(N, 48, 48)`` uint8, by the rule photos follow; a wrong shape or
+    dtype is one ``ValueError`` naming it."""
+    images = np.asarray(images)
+    if images.ndim == 2:
+        images = images[None]
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or images.shape[1:] != (FACE_SIZE, FACE_SIZE):
+        raise ValueError(
+            f"face crops must be (N, {FACE_SIZE}, {FACE_SIZE}) grayscale, got shape "
+            f"{images.shape}; photos go through predict()"
+        )
+    if images.dtype == np.bool_ or images.dtype.kind not in "uif":
+        raise ValueError(f"face crops must hold numbers, got dtype {images.dtype}")
+    try:
+        # the rule photos follow (read_photo): floats in [0, 1], integers by bit depth
+        return to_uint8(images)
+    except ImageError as error:
+        raise ValueError(f"face crops of dtype {images.dtype}: {error}") from None

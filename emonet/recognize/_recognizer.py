@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from numbers import Integral
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from emonet._constants import FACE_SIZE, KERAS_SUFFIX, LABELS, LITE_SUFFIX
-from emonet._image import ImageError, to_uint8
 from emonet.ensemble import WeightedEnsemble
 from emonet.features import (
     Detector,
@@ -33,9 +32,20 @@ from emonet.models import (
 )
 from emonet.recognize._inputs import PHOTO_EXTENSIONS, find_inputs
 from emonet.recognize._photo_result import PhotoResult
-from emonet.recognize._photos import read_photo, to_gray
+from emonet.recognize._photos import check_crops, read_photo, to_gray
 from emonet.recognize._presets import DEFAULT_PRESET, load_preset_config, preset_path
 from emonet.recognize._result import Face, FrameResult
+from emonet.recognize._stream import FrameStream, open_source
+from emonet.recognize._video import (
+    DEFAULT_FPS,
+    FramePipeline,
+    TrackingOptions,
+    file_frames,
+    open_video,
+    positive_integer,
+    video_info,
+    video_path,
+)
 
 __all__ = ["Recognizer", "video_info"]
 
@@ -199,7 +209,7 @@ class Recognizer:
         >>> Recognizer().predict_crops(faces).shape
         (2, 7)
         """
-        images = _check_crops(images)
+        images = check_crops(images)
         features: dict[tuple, np.ndarray] = {}
 
         def vectors(info: ModelInfo) -> np.ndarray:
@@ -240,7 +250,7 @@ class Recognizer:
         >>> data = load_features("fer2013.h5", usage="PublicTest")  # doctest: +SKIP
         >>> probabilities = Recognizer().predict_feature_set(data)  # doctest: +SKIP
         """
-        images = _check_crops(data.images)
+        images = check_crops(data.images)
 
         def vectors(info: ModelInfo) -> np.ndarray:
             check_feature_settings(info, data)
@@ -444,11 +454,20 @@ class Recognizer:
         *,
         batch_frames: int = 16,
         keep_images: bool = False,
+        track: bool = True,
+        detect_every: int = 1,
+        smoothing: float | None = 1.0,
+        keep_lost: float = 10.0,
+        reid_threshold: float = 0.5,
     ) -> Iterator[FrameResult]:
-        """Stream a video's frames and yield the faces of each.
+        """Stream a video's frames and yield the faces of each, each face with its track.
 
         Frames are decoded one at a time and processed in small groups (their faces go
         through the networks together), so memory stays flat however long the video.
+        Every face gets the id of the person it is (:attr:`Face.track_id`), kept through
+        missed detections, people crossing and a person leaving and coming back
+        (:class:`emonet.tracking.FaceTracker`), and its track's probabilities smoothed
+        over time (:class:`emonet.tracking.TrackSmoother`).
 
         Parameters
         ----------
@@ -460,119 +479,205 @@ class Recognizer:
             Frames whose faces share one network pass.
         keep_images : bool, default=False
             Put each frame (RGB) into :attr:`FrameResult.image`, e.g. to annotate it.
+        track : bool, default=True
+            Give faces track ids and smoothed values; ``False``: each frame on its own,
+            as before format version 2 (no ``track_id``, no smoothing).
+        detect_every : int, default=1
+            Run the detector on every ``detect_every``-th frame read, and follow the
+            faces in between: each face's patch is looked for where its track's motion
+            puts it (normalised cross-correlation), and its landmarks and aligned crop
+            are moved with it. Every frame still gets each face's expression, for much
+            less work (5 about triples the frames per second); a face that cannot be
+            found (turned away, hidden) waits for the next detection. Needs ``track``.
+        smoothing : float or None, default=1.0
+            Time constant of the smoothing, in seconds (so neither the frame rate nor
+            ``every`` changes it); 0 or ``None``: off (smoothed values = raw ones).
+        keep_lost : float, default=10.0
+            Seconds a person out of sight is remembered, to get their id back.
+        reid_threshold : float, default=0.5
+            Largest face-descriptor distance at which a face is taken for a person seen
+            before (dlib's descriptors: 0.6 separates most people).
 
         Returns
         -------
         iterator of FrameResult
             Frame index, time in seconds (index / the video's frame rate) and faces, one
-            per frame read.
+            per frame read. A face followed between detections has a NaN
+            ``detection_score``.
 
         Raises
         ------
         ValueError
-            If ``every`` or ``batch_frames`` is not a positive integer (raised at once),
-            or the file cannot be opened as a video (raised on the first frame).
+            If ``every``, ``batch_frames`` or ``detect_every`` is not a positive integer,
+            or a tracking setting is out of range (raised at once), or the file cannot be
+            opened as a video (raised on the first frame).
         FileNotFoundError, IsADirectoryError
             If ``path`` names no file, or a folder (raised at once).
         """
-        every = _positive_integer(every, "every")
-        batch_frames = _positive_integer(batch_frames, "batch_frames")
-        path = _video_path(path)
-        return self._frames(path, every, batch_frames, keep_images)
+        every = positive_integer(every, "every")
+        batch_frames = positive_integer(batch_frames, "batch_frames")
+        options = TrackingOptions(
+            track=track,
+            detect_every=detect_every,
+            smoothing=smoothing,
+            keep_lost=keep_lost,
+            reid_threshold=reid_threshold,
+        )
+        path = video_path(path)
+        return self._frames(path, every, batch_frames, keep_images, options)
 
     def _frames(
-        self, path: Path, every: int, batch_frames: int, keep_images: bool
+        self, path: Path, every: int, batch_frames: int, keep_images: bool, options
     ) -> Iterator[FrameResult]:
-        for chunk, fps in _video_chunks(path, every, batch_frames):
-            faces = self._faces([self._detect_image(read_photo(image)) for _, image in chunk])
-            for (index, image), frame_faces in zip(chunk, faces, strict=True):
-                yield FrameResult(
-                    index=index,
-                    time_s=index / fps if fps else float("nan"),
-                    faces=frame_faces,
-                    image=image if keep_images else None,
-                )
+        frames = file_frames(open_video(path), every)
+        try:
+            yield from FramePipeline(self, options).run(frames, batch_frames, keep_images)
+        finally:
+            frames.close()
 
+    def stream(
+        self,
+        source: Any,
+        *,
+        every: int = 1,
+        track: bool = True,
+        detect_every: int = 1,
+        smoothing: float | None = 1.0,
+        keep_lost: float = 10.0,
+        reid_threshold: float = 0.5,
+        keep_images: bool = False,
+        duration: float | None = None,
+        buffer: int = 4,
+        drop: bool | None = None,
+        fps: float = DEFAULT_FPS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> FrameStream:
+        """Yield frame results as they come from a camera, a URL, a file or frames.
 
-def video_info(path: PathLike) -> dict[str, float]:
-    """Frame rate, frame count and size of a video, as OpenCV reports them.
+        A thread reads the source into a buffer of ``buffer`` frames; the faces of each
+        frame are read when the consumer asks for it. Faces are tracked and smoothed as
+        by :meth:`predict_video`.
 
-    Raises
-    ------
-    ValueError
-        If the file cannot be opened as a video.
-    FileNotFoundError, IsADirectoryError
-        If ``path`` names no file, or a folder.
-    """
-    capture = _open_video(path)
-    try:
-        return {
-            "fps": float(capture.get(cv2.CAP_PROP_FPS) or 0.0),
-            "frames": int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0),
-            "width": int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
-            "height": int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-        }
-    finally:
-        capture.release()
+        Parameters
+        ----------
+        source : int, str, path-like or iterable
+            A camera index (``0``), a URL OpenCV reads (``rtsp://...``, ``http://...``),
+            a video file, or an iterable of frames (``(H, W, 3)`` RGB or ``(H, W)``
+            gray arrays), each alone or as ``(frame, time in seconds)``.
+        every : int, default=1
+            Keep every ``every``-th frame of the source.
+        track, detect_every, smoothing, keep_lost, reid_threshold
+            As for :meth:`predict_video`.
+        keep_images : bool, default=False
+            Put each frame into :attr:`FrameResult.image`.
+        duration : float, optional
+            Stop after this many seconds of the source.
+        buffer : int, default=4
+            Frames that may wait for the consumer.
+        drop : bool, optional
+            When the buffer is full, drop the oldest frame waiting (counted in
+            :attr:`FrameStream.dropped`) rather than wait; default ``True`` for cameras
+            and URLs, ``False`` for files and iterables.
+        fps : float, default=30.0
+            Frames per second of frames given without times (their time: index / fps).
+        clock : callable, default=time.monotonic
+            Seconds, to time the frames of cameras and URLs.
 
+        Returns
+        -------
+        FrameStream
+            An iterator of :class:`FrameResult`, and a context manager: leaving the
+            ``with`` block, or :meth:`FrameStream.close`, stops reading and releases the
+            camera.
 
-def _video_path(path: Any) -> Path:
-    """A video's path, checked to be a file."""
-    path = Path(os.fsdecode(path))
-    if path.is_dir():
-        raise IsADirectoryError(
-            f"{path}: a folder, not a video file; pass each video (emonet-predict reads folders)"
+        Raises
+        ------
+        CameraError
+            If a camera index or a URL cannot be opened (an ``OSError``; raised at once).
+        ValueError
+            If a setting is out of range, or ``source`` is none of the above.
+        FileNotFoundError
+            If a file source does not exist.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skimage import data
+        >>> from emonet import Recognizer
+        >>> frames = [data.astronaut()] * 3
+        >>> with Recognizer("fast").stream(frames, fps=25.0) as stream:
+        ...     results = list(stream)
+        >>> [r.time_s for r in results], [f.track_id for r in results for f in r.faces]
+        ([0.0, 0.04, 0.08], [1, 1, 1])
+        >>> stream.dropped
+        0
+        """
+        every = positive_integer(every, "every")
+        buffer = positive_integer(buffer, "buffer")
+        if isinstance(fps, bool) or not isinstance(fps, int | float) or not fps > 0:
+            raise ValueError(f"fps must be a number > 0, got {fps!r}")
+        if duration is not None and (
+            isinstance(duration, bool) or not isinstance(duration, int | float) or duration <= 0
+        ):
+            raise ValueError(f"duration must be a number of seconds > 0, got {duration!r}")
+        options = TrackingOptions(
+            track=track,
+            detect_every=detect_every,
+            smoothing=smoothing,
+            keep_lost=keep_lost,
+            reid_threshold=reid_threshold,
         )
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such video file")
-    return path
+        frames, live, release = open_source(source, every, float(fps), clock)
+        return FrameStream(
+            frames,
+            release,
+            FramePipeline(self, options),
+            live=live,
+            drop=live if drop is None else bool(drop),
+            buffer=buffer,
+            keep_images=keep_images,
+            duration=duration,
+        )
 
+    def explain(
+        self, photo_or_crops: Any, method: str = "occlusion", target: Any = None, **options
+    ) -> list:
+        """Which parts of each face made the call: a map and the regions' shares.
 
-def _positive_integer(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+        Parameters
+        ----------
+        photo_or_crops : array, path or list of them
+            A photo (array or path) or a list of photos, whose faces are found as by
+            :meth:`predict`; or aligned face crops, an array ``(N, 48, 48)`` or
+            ``(48, 48)``.
+        method : {"occlusion", "regions", "gradcam"}, default="occlusion"
+            :data:`emonet.explain.METHODS`; ``"gradcam"`` needs float ``.keras``
+            members (the bundled presets are int8: use the other two).
+        target : int, str or sequence of int, optional
+            The class explained; default the class the recognizer gives each face.
+        **options
+            Passed to :func:`emonet.explain.explain` (``baseline``, ``patch``,
+            ``stride``).
 
+        Returns
+        -------
+        list
+            For crops, one :class:`emonet.explain.Explanation` per crop; for photos, one
+            list of them per photo (its faces, in :meth:`predict`'s order), each with its
+            map carried back onto the photo (``photo_map``) and its ``box``.
 
-def _open_video(path: Any) -> cv2.VideoCapture:
-    path = _video_path(path)
-    try:
-        name = str(path).encode("utf-8").decode("utf-8")
-    except UnicodeEncodeError:
-        # os.fsdecode kept the name's odd bytes as surrogates, on which OpenCV crashes
-        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
-        raise ValueError(
-            f"{shown}: OpenCV cannot open a file whose name is not UTF-8; rename the file"
-        ) from None
-    capture = cv2.VideoCapture(name)
-    if not capture.isOpened():
-        capture.release()
-        raise ValueError(f"{path}: cannot be opened as a video")
-    return capture
+        Examples
+        --------
+        >>> from skimage import data
+        >>> from emonet import Recognizer
+        >>> recognizer = Recognizer("fast")
+        >>> ((face,),) = recognizer.explain(data.astronaut(), method="regions")
+        >>> face.map.shape, face.photo_map.shape, face.box
+        ((48, 48), (512, 512), (179, 83, 266, 170))
+        """
+        from emonet.recognize._explain import explain_inputs
 
-
-def _video_chunks(
-    path: Path, every: int, size: int
-) -> Iterator[tuple[list[tuple[int, np.ndarray]], float]]:
-    capture = _open_video(path)
-    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-    try:
-        chunk: list[tuple[int, np.ndarray]] = []
-        index = 0
-        # grab() advances without decoding; only the frames kept are retrieved
-        while capture.grab():
-            if index % every == 0:
-                ok, frame = capture.retrieve()
-                if ok:
-                    chunk.append((index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)))
-                if len(chunk) == size:
-                    yield chunk, fps
-                    chunk = []
-            index += 1
-        if chunk:
-            yield chunk, fps
-    finally:
-        capture.release()
+        return explain_inputs(self, photo_or_crops, method, target, **options)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -652,26 +757,6 @@ def _photo_list(images: Any) -> list[Any]:
             "images must be a photo (an array or a path), a folder, or a list of them, got "
             f"{type(images).__name__}"
         ) from None
-
-
-def _check_crops(images: Any) -> np.ndarray:
-    images = np.asarray(images)
-    if images.ndim == 2:
-        images = images[None]
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim != 3 or images.shape[1:] != (FACE_SIZE, FACE_SIZE):
-        raise ValueError(
-            f"face crops must be (N, {FACE_SIZE}, {FACE_SIZE}) grayscale, got shape "
-            f"{images.shape}; photos go through predict()"
-        )
-    if images.dtype == np.bool_ or images.dtype.kind not in "uif":
-        raise ValueError(f"face crops must hold numbers, got dtype {images.dtype}")
-    try:
-        # the rule photos follow (read_photo): floats in [0, 1], integers by bit depth
-        return to_uint8(images)
-    except ImageError as error:
-        raise ValueError(f"face crops of dtype {images.dtype}: {error}") from None
 
 
 def _load_member(item: Any):

@@ -20,7 +20,8 @@ from emonet._constants import LABELS
 
 __all__ = ["ROW_COLUMNS", "Face", "FrameResult", "VideoResult"]
 
-#: Columns of :meth:`Face.to_row`, in order: where the face was, then its expression.
+#: Columns of :meth:`Face.to_row`, in order: where the face was, then its expression,
+#: then (format version 2) its track and smoothed expression, empty for photos.
 #: ``score`` repeats ``detection_score`` for one release (deprecated).
 ROW_COLUMNS: tuple[str, ...] = (
     "source",
@@ -36,6 +37,10 @@ ROW_COLUMNS: tuple[str, ...] = (
     "label",
     "confidence",
     *LABELS,
+    "track_id",
+    "smoothed_label",
+    "smoothed_confidence",
+    *(f"smoothed_{name}" for name in LABELS),
 )
 
 
@@ -64,6 +69,15 @@ class Face:
         The most probable label.
     confidence : float
         Its probability.
+    track_id : int or None
+        The person, in a video (:meth:`Recognizer.predict_video` with tracking): one id
+        per person for the whole video; ``None`` in photos.
+    smoothed_probabilities : dict of str to float or None
+        The track's probabilities smoothed over time (``None`` without a track).
+    smoothed_label : str or None
+        The track's label, which changes only when the smoothed probabilities say so.
+    smoothed_confidence : float or None
+        Its smoothed probability.
 
     Examples
     --------
@@ -83,6 +97,10 @@ class Face:
     probabilities: dict[str, float]
     label: str
     confidence: float
+    track_id: int | None = None
+    smoothed_probabilities: dict[str, float] | None = None
+    smoothed_label: str | None = None
+    smoothed_confidence: float | None = None
 
     def __init__(
         self,
@@ -93,6 +111,10 @@ class Face:
         label: str | None = None,
         confidence: float | None = None,
         *,
+        track_id: int | None = None,
+        smoothed_probabilities: dict[str, float] | None = None,
+        smoothed_label: str | None = None,
+        smoothed_confidence: float | None = None,
         score: float | None = None,
     ) -> None:
         values = {
@@ -108,6 +130,10 @@ class Face:
             raise TypeError(f"Face: missing {', '.join(missing)}")
         for name, value in values.items():
             object.__setattr__(self, name, value)
+        object.__setattr__(self, "track_id", None if track_id is None else int(track_id))
+        object.__setattr__(self, "smoothed_probabilities", smoothed_probabilities)
+        object.__setattr__(self, "smoothed_label", smoothed_label)
+        object.__setattr__(self, "smoothed_confidence", smoothed_confidence)
 
     @property
     def score(self) -> float:
@@ -129,6 +155,9 @@ class Face:
         landmarks: np.ndarray | None = None,
         probabilities=None,
         *,
+        track_id: int | None = None,
+        smoothed=None,
+        smoothed_label: str | None = None,
         score: float | None = None,
     ) -> Face:
         """Build a face from its box, detection score, landmarks and probability vector.
@@ -142,6 +171,12 @@ class Face:
         landmarks : (68, 2) array_like
         probabilities : 7 numbers
             In the order of :data:`emonet.LABELS`.
+        track_id : int, optional
+            The face's track, in a video.
+        smoothed : 7 numbers, optional
+            The track's smoothed probabilities, in the order of :data:`emonet.LABELS`.
+        smoothed_label : str, optional
+            The track's label (default: the most probable of ``smoothed``).
         score : float, optional
             Deprecated name of ``detection_score``, taken for one more release.
 
@@ -168,6 +203,17 @@ class Face:
         if values.shape != (len(LABELS),):
             raise ValueError(f"expected {len(LABELS)} probabilities, got {values.shape}")
         best = int(np.argmax(values))
+        smoothed_values = smoothed_confidence = None
+        if smoothed is not None:
+            array = np.asarray(smoothed, dtype=np.float64).ravel()
+            if array.shape != (len(LABELS),):
+                raise ValueError(f"expected {len(LABELS)} smoothed values, got {array.shape}")
+            if smoothed_label is None:
+                smoothed_label = LABELS[int(np.argmax(array))]
+            elif smoothed_label not in LABELS:
+                raise ValueError(f"smoothed_label must be one of {LABELS}, got {smoothed_label!r}")
+            smoothed_values = {name: float(v) for name, v in zip(LABELS, array, strict=True)}
+            smoothed_confidence = smoothed_values[smoothed_label]
         return cls(
             box=tuple(int(v) for v in box),
             detection_score=float(detection_score),
@@ -175,13 +221,20 @@ class Face:
             probabilities={name: float(v) for name, v in zip(LABELS, values, strict=True)},
             label=LABELS[best],
             confidence=float(values[best]),
+            track_id=track_id,
+            smoothed_probabilities=smoothed_values,
+            smoothed_label=smoothed_label if smoothed is not None else None,
+            smoothed_confidence=smoothed_confidence,
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The face as a JSON-compatible dict: ``box``, ``detection_score``, ``label``,
-        ``confidence``, ``probabilities``, ``landmarks``, and ``score`` (the detection
-        score under its deprecated name, for one release)."""
+        ``confidence``, ``probabilities``, ``landmarks``, ``score`` (the detection score
+        under its deprecated name, for one release), and ``track_id``,
+        ``smoothed_label``, ``smoothed_confidence``, ``smoothed_probabilities`` (``null``
+        without a track: photos, or videos read without tracking)."""
         detection = round(self.detection_score, 4)
+        smoothed = self.smoothed_probabilities
         return {
             "box": list(self.box),
             "detection_score": detection,
@@ -190,6 +243,14 @@ class Face:
             "confidence": round(self.confidence, 6),
             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
             "landmarks": np.round(self.landmarks, 2).tolist(),
+            "track_id": self.track_id,
+            "smoothed_label": self.smoothed_label,
+            "smoothed_confidence": None
+            if self.smoothed_confidence is None
+            else round(self.smoothed_confidence, 6),
+            "smoothed_probabilities": None
+            if smoothed is None
+            else {k: round(v, 6) for k, v in smoothed.items()},
         }
 
     def to_row(
@@ -212,6 +273,7 @@ class Face:
         """
         left, top, right, bottom = self.box
         detection = round(self.detection_score, 4)
+        smoothed = self.smoothed_probabilities
         return {
             "source": source,
             "frame": "" if frame is None else int(frame),
@@ -226,6 +288,12 @@ class Face:
             "label": self.label,
             "confidence": round(self.confidence, 6),
             **{k: round(v, 6) for k, v in self.probabilities.items()},
+            "track_id": "" if self.track_id is None else self.track_id,
+            "smoothed_label": self.smoothed_label or "",
+            "smoothed_confidence": ""
+            if self.smoothed_confidence is None
+            else round(self.smoothed_confidence, 6),
+            **{f"smoothed_{k}": "" if smoothed is None else round(smoothed[k], 6) for k in LABELS},
         }
 
 

@@ -55,7 +55,7 @@ def test_folder_with_a_broken_file_table_and_csv(inputs, tiny_models, tmp_path, 
         "two.png",
         "two.png",
     ]
-    probabilities = np.array([[float(r[name]) for name in ROW_COLUMNS[-7:]] for r in rows])
+    probabilities = np.array([[float(r[name]) for name in LABELS] for r in rows])
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-4)
     # the detection score, and under its old name for one release
     assert all(r["detection_score"] == r["score"] and float(r["score"]) > 0 for r in rows)
@@ -82,7 +82,7 @@ def test_json_of_an_image_and_a_video_with_annotations(inputs, tiny_models, tmp_
     )
     assert status == 0, err
     document = json.loads(out)
-    assert document["format"] == "emonet-predictions" and document["format_version"] == 1
+    assert document["format"] == "emonet-predictions" and document["format_version"] == 2
     assert document["labels"] == list(LABELS)
     photo, clip = document["results"]
     assert photo["source"].endswith("astronaut.jpg")

@@ -264,7 +264,13 @@ def test_result_schema_dict_and_row(recognizer, astronaut):
         "confidence",
         "probabilities",
         "landmarks",
+        # format version 2: a face's track and smoothed values, null in photos
+        "track_id",
+        "smoothed_label",
+        "smoothed_confidence",
+        "smoothed_probabilities",
     }
+    assert as_dict["track_id"] is None and as_dict["smoothed_probabilities"] is None
     assert as_dict["detection_score"] == as_dict["score"] == round(face.detection_score, 4)
     assert len(as_dict["landmarks"]) == 68
     row = face.to_row("a.jpg", frame=3, time_s=0.12, face=0)

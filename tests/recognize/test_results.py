@@ -200,7 +200,7 @@ def test_results_document_schema(recognizer, folder, astronaut):
     video = VideoResult(str(clip), info["fps"], info["frames"], every=1, frames=frames)
     document = json.loads(json.dumps(results_document(photos, [video])))
     assert set(document) == {"format", "format_version", "emonet_version", "labels", "results"}
-    assert document["format"] == "emonet-predictions" and document["format_version"] == 1
+    assert document["format"] == "emonet-predictions" and document["format_version"] == 2
     assert document["labels"] == list(LABELS)
     first, second, third = document["results"]  # photos, then videos, in the order given
     assert set(first) == set(second) == {"source", "width", "height", "faces"}
@@ -214,8 +214,17 @@ def test_results_document_schema(recognizer, folder, astronaut):
         "confidence",
         "probabilities",
         "landmarks",
+        # format version 2: the track and its smoothed values, null in photos
+        "track_id",
+        "smoothed_label",
+        "smoothed_confidence",
+        "smoothed_probabilities",
     }
+    assert face["track_id"] is None and face["smoothed_label"] is None
     assert list(face["probabilities"]) == document["labels"]
+    video_face = third["frames"][0]["faces"][0]
+    assert video_face["track_id"] == 1
+    assert list(video_face["smoothed_probabilities"]) == document["labels"]
     assert set(third) == {"source", "video", "frames"}
     assert third["video"] == {"fps": info["fps"], "frames": 2, "every": 1}
     assert [f["frame"] for f in third["frames"]] == [0, 1]

@@ -1,0 +1,220 @@
+"""emonet.distributed against one process: photos/s with 1 and 2 Ray actors.
+
+The same N photos (FER2013 faces written as JPEG files; default 5,000) go through:
+
+1. one process: a fresh Python that loads ``Recognizer("fast")`` and predicts the photos
+   in groups of 32 (as ``emonet-predict`` does), wall time including the import of
+   Keras and the model's load; once before the Ray runs and once after (the machine's
+   load drifts), compared by their mean;
+2. ``emonet.distributed.predict`` with 1 actor, then with 2 actors, on a local Ray
+   started once beforehand (its start is reported apart): wall time of each call,
+   including the actors' start and model load, and when the first task was written.
+
+Targets (issue 29): Ray's overhead at 1 actor <= 25% of the in-process time; 2 actors
+>= 1.6x 1 actor. Other programs share this machine's 2 cores: the load average before
+and after is printed with the figures. Run it under the lock::
+
+    flock /tmp/emonet-bench.lock .venv/bin/python bench/distributed.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+
+FER = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
+OUT = Path(tempfile.gettempdir()) / "emonet_bench_distributed"
+
+IN_PROCESS = """
+import sys, time
+from pathlib import Path
+start = time.perf_counter()
+from emonet import Recognizer
+from emonet.recognize import find_inputs
+recognizer = Recognizer("fast")
+photos, _, _ = find_inputs(sys.argv[1])
+faces = 0
+for first in range(0, len(photos), 32):
+    faces += sum(len(r.faces) for r in recognizer.predict(photos[first:first + 32]))
+print(faces, time.perf_counter() - start)
+"""
+
+
+def make_photos(folder: Path, n: int) -> None:
+    files = sorted((FER / "train").glob("*/*.jpg")) + sorted((FER / "val").glob("*/*.jpg"))
+    step = max(1, len(files) // n)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, path in enumerate(files[::step][:n]):
+        cv2.imwrite(str(folder / f"{index:05d}.jpg"), cv2.imread(str(path)))
+
+
+def in_process(folder: Path, figures: dict, name: str) -> None:
+    """One fresh process: import, load Recognizer("fast"), predict every photo."""
+    command = [sys.executable, "-c", IN_PROCESS, str(folder)]
+    cpu = _children_cpu()
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    cpu = _children_cpu() - cpu
+    faces, _ = result.stdout.split()
+    n = figures["photos"]
+    figures[name] = {"wall_s": wall, "faces": int(faces), "cpu_s": cpu}
+    print(
+        f"in-process Recognizer: {wall:7.1f} s  {n / wall:6.1f} photos/s  {int(faces)} faces; "
+        f"{cpu:.1f} CPU s",
+        flush=True,
+    )
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class ActorCPU:
+    """CPU seconds of the actors' processes, sampled from /proc while a run goes on
+    (the last half second of each actor is missed: a slight undercount)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, float] = {}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> ActorCPU:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def _poll(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        while not self.done.wait(0.5):
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    if (
+                        b"MapWorker(MapBatches(FacePredictor"
+                        not in (entry / "cmdline").read_bytes()
+                    ):
+                        continue
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                self.seen[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.seen.values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--photos", type=int, default=5000)
+    args = parser.parse_args()
+    folder = OUT / f"photos_{args.photos}"
+    if not folder.is_dir() or len(list(folder.glob("*.jpg"))) != args.photos:
+        shutil.rmtree(folder, ignore_errors=True)
+        make_photos(folder, args.photos)
+    load_before = os.getloadavg()
+    figures: dict = {"photos": args.photos, "load_before": load_before}
+
+    in_process(folder, figures, "in_process_before")
+
+    import ray
+
+    from emonet.distributed import predict
+
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    start = time.perf_counter()
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        _temp_dir=str(Path(tempfile.gettempdir()) / "ray"),
+    )
+    figures["ray_init_s"] = time.perf_counter() - start
+    print(f"ray.init (local, 2 CPUs): {figures['ray_init_s']:.1f} s", flush=True)
+    try:
+        for actors in (1, 2):
+            output = OUT / f"faces_{actors}.parquet"
+            shutil.rmtree(output, ignore_errors=True)
+            times: list[float] = []
+            start = time.perf_counter()
+            with ActorCPU() as actor_cpu:
+                summary = predict(
+                    folder,
+                    output,
+                    preset="fast",
+                    num_actors=actors,
+                    progress=lambda done, total, times=times: (
+                        done and times.append(time.perf_counter())
+                    ),
+                )
+            wall = time.perf_counter() - start
+            figures[f"actors_{actors}"] = {
+                "wall_s": wall,
+                "faces": summary.faces,
+                "first_task_s": times[0] - start,
+                "actor_cpu_s": actor_cpu.seconds,
+            }
+            print(
+                f"Ray, {actors} actor(s):       {wall:7.1f} s  {args.photos / wall:6.1f} "
+                f"photos/s  {summary.faces} faces; first task written after "
+                f"{times[0] - start:.1f} s; {actor_cpu.seconds:.1f} CPU s in the actors",
+                flush=True,
+            )
+    finally:
+        ray.shutdown()
+    # once before and once after the Ray runs: the machine's load drifts
+    in_process(folder, figures, "in_process_after")
+    one, two = figures["actors_1"], figures["actors_2"]
+    alone = (figures["in_process_before"]["wall_s"] + figures["in_process_after"]["wall_s"]) / 2
+    overhead = one["wall_s"] / alone - 1
+    speedup = two["wall_s"] and one["wall_s"] / two["wall_s"]
+    figures.update(
+        overhead_1_actor=overhead,
+        speedup_2_actors=speedup,
+        load_after=os.getloadavg(),
+    )
+    print(
+        f"Ray's overhead at 1 actor: {overhead:+.0%} of the in-process time "
+        f"(target <= +25%: {'met' if overhead <= 0.25 else 'NOT met'})"
+    )
+    print(
+        f"2 actors / 1 actor: {speedup:.2f}x "
+        f"(target >= 1.6x: {'met' if speedup >= 1.6 else 'NOT met'})"
+    )
+    cpu_alone = (figures["in_process_before"]["cpu_s"] + figures["in_process_after"]["cpu_s"]) / 2
+    print(
+        f"CPU s per 1,000 photos (model loads included): in-process "
+        f"{1000 * cpu_alone / args.photos:.1f}, 1 actor "
+        f"{1000 * one['actor_cpu_s'] / args.photos:.1f}, 2 actors "
+        f"{1000 * two['actor_cpu_s'] / args.photos:.1f}; per core, 1 actor: "
+        f"{args.photos / one['actor_cpu_s']:.0f} photos/s"
+    )
+    print(
+        f"load average before {load_before[0]:.1f}, after {figures['load_after'][0]:.1f} "
+        "(other programs share the 2 cores)"
+    )
+    (OUT / "figures.json").write_text(json.dumps(figures, indent=1))
+    print(f"wrote {OUT / 'figures.json'}")
+
+
+if __name__ == "__main__":
+    main()
