@@ -174,7 +174,8 @@ def run_camera(recognizer, args: argparse.Namespace, print_rows) -> int:
     summaries = Summaries(args.summary)
     summaries.start(source)
     window = _window_possible()
-    frames, rows = [], []
+    # frames kept only for --json, rows only for --csv: a camera may run for hours
+    frames, rows, n_frames, n_faces = [], [], 0, 0
     stream = recognizer.stream(
         args.camera,
         every=args.every,
@@ -185,9 +186,13 @@ def run_camera(recognizer, args: argparse.Namespace, print_rows) -> int:
     with stream:
         for frame in stream:
             new_rows = frame.to_rows(source)
-            rows += new_rows
+            n_frames += 1
+            n_faces += len(new_rows)
+            if args.csv:
+                rows += new_rows
             summaries.add(frame)
-            frames.append(_without_image(frame))
+            if args.json:
+                frames.append(_without_image(frame))
             if not args.json:
                 print_rows(new_rows, f"{source} frame {frame.index}", quiet_empty=True)
             if window:
@@ -213,7 +218,7 @@ def run_camera(recognizer, args: argparse.Namespace, print_rows) -> int:
         atomic_write_text(args.csv, buffer.getvalue())
     note = summaries.save()
     print(
-        f"{source}: {len(frames)} frames, {len(rows)} faces, {stream.dropped} frames dropped "
+        f"{source}: {n_frames} frames, {n_faces} faces, {stream.dropped} frames dropped "
         f"(the recognizer was behind)" + (f"; wrote {args.csv}" if args.csv else "") + note,
         file=sys.stderr,
     )

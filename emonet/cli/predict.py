@@ -256,7 +256,7 @@ def _main(args: argparse.Namespace) -> int:
     annotate_dir = Path(args.annotate) if args.annotate else None
     rows: list[dict[str, Any]] = []
     photo_results, video_results = [], []
-    n_files, n_skipped = 0, len(skipped)
+    n_files, n_faces, n_skipped = 0, 0, len(skipped)
 
     explain_plan = annotation_paths(photos, args.explain) if args.explain else {}
     explanations: list[list[dict[str, Any]]] = []
@@ -268,7 +268,9 @@ def _main(args: argparse.Namespace) -> int:
         n_files += 1
         # a file name that is no UTF-8 is written with its odd bytes as \xNN
         new_rows = result.to_rows()
-        rows += new_rows
+        n_faces += len(new_rows)
+        if args.csv:
+            rows += new_rows
         if not args.json:
             _print_rows(new_rows, printable_path(path))
         if annotated:
@@ -286,14 +288,16 @@ def _main(args: argparse.Namespace) -> int:
     summaries = Summaries(args.summary)
     for path in videos:
         try:
-            video, new_rows = _video(recognizer, path, args, annotated.get(path), summaries)
+            video, new_rows, faces = _video(recognizer, path, args, annotated.get(path), summaries)
         except ValueError as error:
             _warn(f"skipped {error}")
             n_skipped += 1
             continue
         n_files += 1
-        video_results.append(video)
+        if args.json:
+            video_results.append(video)
         rows += new_rows
+        n_faces += faces
 
     if args.json:
         document = results_document(photo_results, video_results)
@@ -308,7 +312,6 @@ def _main(args: argparse.Namespace) -> int:
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(args.csv, buffer.getvalue())
-    n_faces = len(rows)
     print(
         f"{n_files} files, {n_faces} faces"
         + (f", {n_skipped} skipped" if n_skipped else "")
@@ -352,8 +355,10 @@ def _photo_results(
 def _video(
     recognizer, path: Path, args: argparse.Namespace, outputs: list[Path] | None, summaries
 ):
-    """The VideoResult (frames without their images) and CSV rows of one video; with
-    ``outputs`` (the annotated video and its timeline) both written, each atomically."""
+    """The VideoResult (frames without their images), CSV rows and number of faces of one
+    video; with ``outputs`` (the annotated video and its timeline) both written, each
+    atomically. Frames are kept only for the JSON and the timeline, rows only for the
+    CSV: without them, memory stays flat however long the video."""
     from tqdm import tqdm
 
     from emonet.recognize import VideoResult, annotate, plot_timeline, video_info
@@ -361,7 +366,8 @@ def _video(
     source = printable_path(path)
     info = video_info(path)
     total = -(-info["frames"] // args.every) if info["frames"] > 0 else None
-    frames, rows = [], []
+    frames, rows, n_faces = [], [], 0
+    keep_frames = args.json or outputs is not None
     summaries.start(os.fsdecode(path))
     with contextlib.ExitStack() as stack:
         bar = stack.enter_context(
@@ -379,10 +385,12 @@ def _video(
             path, args.every, keep_images=keep, **tracking_kwargs(args)
         ):
             new_rows = frame.to_rows(source)
-            rows += new_rows
+            n_faces += len(new_rows)
+            if args.csv:
+                rows += new_rows
             summaries.add(frame)
-            # kept for the JSON and the timeline, without the image: memory stays flat
-            frames.append(dataclasses.replace(frame, image=None))
+            if keep_frames:  # without the image
+                frames.append(dataclasses.replace(frame, image=None))
             if not args.json:
                 bar.clear()
                 _print_rows(new_rows, f"{source} frame {frame.index}", quiet_empty=True)
@@ -407,7 +415,7 @@ def _video(
         every=args.every,
         frames=frames,
     )
-    return video, rows
+    return video, rows, n_faces
 
 
 def _video_writer(temporary: Path, target: Path, info: dict, every: int, first):

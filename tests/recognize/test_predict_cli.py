@@ -189,3 +189,24 @@ def test_the_cnn_detector_from_the_command_line(inputs, tiny_models, capsys):
     left, top, right, bottom = face["box"]
     assert status == 0
     assert abs((left + right) / 2 - 222) < 20 and abs((top + bottom) / 2 - 126) < 20
+
+
+@pytest.mark.parametrize("outputs", [[], ["--json"], ["--csv", "faces.csv"]])
+def test_a_video_keeps_frames_and_rows_only_for_the_outputs_that_need_them(
+    inputs, tiny_models, tmp_path, outputs
+):
+    """Without --json, a video's frames are not kept; without --csv, its rows are not:
+    a long video or a camera runs in flat memory. The face count is the same."""
+    from emonet.cli._video import Summaries
+    from emonet.cli.predict import _video, build_parser
+
+    _, video = inputs
+    outputs = [str(tmp_path / o) if o.endswith(".csv") else o for o in outputs]
+    args = build_parser().parse_args(
+        [str(video), "-q", "--models", *map(str, tiny_models["paths"]), *outputs]
+    )
+    recognizer = Recognizer(models=tiny_models["paths"])
+    result, rows, n_faces = _video(recognizer, video, args, None, Summaries(None))
+    assert n_faces == 4  # the astronaut in each of 4 frames
+    assert len(result.frames) == (4 if "--json" in outputs else 0)
+    assert len(rows) == (4 if any(o.endswith(".csv") for o in outputs) else 0)
