@@ -60,6 +60,7 @@ import cv2
 import numpy as np
 
 import emonet
+from emonet.tracking import box_iou
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "fer2013"
@@ -371,18 +372,6 @@ def save_sets(sets: dict[str, list[Photo]], folder: Path) -> None:
 # ---------------------------------------------------------------------- matching
 
 
-def iou_matrix(boxes: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """IoU of each box (P, 4) with each truth box (G, 4): (P, G)."""
-    a = np.asarray(boxes, np.float64).reshape(-1, 1, 4)
-    b = np.asarray(truth, np.float64).reshape(1, -1, 4)
-    w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = w * h
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    return inter / np.maximum(area_a + area_b - inter, 1e-9)
-
-
 def greedy_match(ious: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:
     """(prediction, truth, IoU) pairs, highest IoU first, each used once, IoU >= threshold."""
     if ious.size == 0:
@@ -485,7 +474,7 @@ def evaluate(
     false_faces = false_photos = 0
     offset = 0
     for photo, answer in zip(photos, answers, strict=True):
-        matrix = iou_matrix(answer.boxes, photo.boxes)
+        matrix = box_iou(answer.boxes, photo.boxes)
         matches = greedy_match(matrix, iou)
         for p, g, value in matches:
             matched += 1
@@ -585,7 +574,7 @@ def pr_point(
         boxes = kept_boxes(passes, threshold)
         truth += len(photo.boxes)
         predicted += len(boxes)
-        matched += len(greedy_match(iou_matrix(boxes, photo.boxes), iou))
+        matched += len(greedy_match(box_iou(boxes, photo.boxes), iou))
         if len(photo.boxes) == 0:
             false_faces += len(boxes)
             false_photos += int(len(boxes) > 0)

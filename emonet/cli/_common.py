@@ -285,3 +285,36 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):  # stdout is no file (captured by a test or notebook)
         pass
+
+
+def add_model_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The models a recognizing command runs: ``--preset``, or ``--models`` (and
+    ``--ensemble``) for a user's own; checked by :func:`check_model_options`."""
+    parser.add_argument(
+        "--preset", default=None, help="bundled preset or preset folder (default: default)"
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        metavar="MODEL",
+        help="your own run folders, .keras or .tflite (emonet-quantize) files, instead of "
+        "a preset",
+    )
+    parser.add_argument("--ensemble", metavar="JSON", help="ensemble.json of emonet-fit-ensemble")
+
+
+def check_model_options(args: argparse.Namespace) -> None:
+    """One clear error for models named twice, an ensemble without its models, or a model
+    or ensemble file that is not there (before any model is loaded)."""
+    if args.preset is not None and args.models:
+        raise ValueError(
+            "--preset and --models both name the models to run: give --preset for a "
+            "bundled or saved preset, or --models (and --ensemble) for your own"
+        )
+    if args.ensemble and not args.models:
+        raise ValueError("--ensemble needs --models: the models it weighs")
+    for model in args.models or []:
+        if not Path(model).exists():
+            raise FileNotFoundError(f"{model}: no such model file or run folder")
+    if args.ensemble and not Path(args.ensemble).is_file():
+        raise FileNotFoundError(f"{args.ensemble}: no such ensemble file")

@@ -19,7 +19,9 @@ from emonet._io import atomic_path, atomic_write_text
 from emonet._tensorflow import import_tensorflow
 from emonet.cli._common import (
     CommandParser,
+    add_model_options,
     add_tta_options,
+    check_model_options,
     check_output_file,
     check_output_folder,
     printable_path,
@@ -87,17 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     how = parser.add_argument_group("recognition")
     how.add_argument("--every", type=int, default=1, metavar="N", help="every N-th video frame")
     add_tta_options(how, default=None, who="read each face")
-    how.add_argument(
-        "--preset", default=None, help="bundled preset or preset folder (default: default)"
-    )
-    how.add_argument(
-        "--models",
-        nargs="+",
-        metavar="MODEL",
-        help="your own run folders, .keras or .tflite (emonet-quantize) files, instead of "
-        "a preset",
-    )
-    how.add_argument("--ensemble", metavar="JSON", help="ensemble.json of emonet-fit-ensemble")
+    add_model_options(how)
     how.add_argument("--detector", choices=DETECTORS, default="hog")
     how.add_argument(
         "--upsample", type=int, default=None, help="times photos are doubled for detection"
@@ -184,18 +176,7 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.upsample is not None and args.upsample < 0:
         raise ValueError(f"--upsample must be 0 or more, got {args.upsample}")
-    if args.preset is not None and args.models:
-        raise ValueError(
-            "--preset and --models both name the models to run: give --preset for a "
-            "bundled or saved preset, or --models (and --ensemble) for your own"
-        )
-    if args.ensemble and not args.models:
-        raise ValueError("--ensemble needs --models: the models it weighs")
-    for model in args.models or []:
-        if not Path(model).exists():
-            raise FileNotFoundError(f"{model}: no such model file or run folder")
-    if args.ensemble and not Path(args.ensemble).is_file():
-        raise FileNotFoundError(f"{args.ensemble}: no such ensemble file")
+    check_model_options(args)
     if args.csv:
         check_output_file(args.csv, "--csv", args.overwrite)
     if args.annotate:

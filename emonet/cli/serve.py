@@ -10,7 +10,13 @@ import sys
 from typing import Any
 
 from emonet._tensorflow import import_tensorflow
-from emonet.cli._common import CommandParser, add_tta_options, run
+from emonet.cli._common import (
+    CommandParser,
+    add_model_options,
+    add_tta_options,
+    check_model_options,
+    run,
+)
 from emonet.features import DETECTORS
 
 _MB = 1024 * 1024
@@ -68,16 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests in the works at once; more are answered 503 (default 32)",
     )
     how = parser.add_argument_group("recognition")
-    how.add_argument(
-        "--preset", default=None, help="bundled preset or preset folder (default: default)"
-    )
-    how.add_argument(
-        "--models",
-        nargs="+",
-        metavar="MODEL",
-        help="your own run folders, .keras or .tflite files, instead of a preset",
-    )
-    how.add_argument("--ensemble", metavar="JSON", help="ensemble.json of emonet-fit-ensemble")
+    add_model_options(how)
     how.add_argument("--detector", choices=DETECTORS, default="hog")
     add_tta_options(how, default=None, who="read each face")
     how.add_argument(
@@ -121,8 +118,7 @@ def app_settings(
     from emonet.serve import API_KEY_ENV, Limits
 
     environ = os.environ if environ is None else environ
-    if args.preset is not None and args.models:
-        raise ValueError("give --preset or --models, not both")
+    check_model_options(args)
     if args.models is None:
         preset_path(args.preset or "default")  # an unknown preset fails now, in one line
     if not 0 <= args.port <= 65535:

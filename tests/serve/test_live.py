@@ -25,6 +25,11 @@ def test_the_cli_refuses_bad_arguments_in_one_line(capsys):
     assert "\n" not in error
     assert serve_main(["--port", "70000"]) == 2
     assert "--port must be" in capsys.readouterr().err
+    # the models' options are emonet-predict's, checked the same way
+    assert serve_main(["--ensemble", "e.json", "--port", "0"]) == 2
+    assert "--ensemble needs --models" in capsys.readouterr().err
+    assert serve_main(["--models", "nowhere.keras", "--port", "0"]) == 2
+    assert "nowhere.keras: no such model" in capsys.readouterr().err
 
 
 def test_live_server_endpoints(live_server, face_jpeg):
