@@ -20,6 +20,8 @@ from emonet.cli._common import (
 from emonet.features import DETECTORS
 
 _MB = 1024 * 1024
+#: The names a service bound to loopback answers to by default.
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ORIGIN",
         help="an origin (https://app.example.org) whose pages may call the API; repeat for "
         "more; none by default",
+    )
+    safety.add_argument(
+        "--allowed-host",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a name the service is reached by (emonet.example.org, *.example.org; * for "
+        "any), others answered 400; repeat for more; default the loopback names "
+        "(localhost, 127.0.0.1, [::1]) when --host is loopback, else any",
     )
     safety.add_argument(
         "--max-upload-mb", type=float, default=10.0, help="largest image (default 10 MB)"
@@ -107,7 +118,9 @@ def app_settings(
     the parsed arguments, and the warnings to print.
 
     The API key is ``--api-key``, else the environment variable ``EMONET_API_KEY``;
-    binding another address than loopback without a key is warned about.
+    binding another address than loopback without a key is warned about. The allowed
+    ``Host`` names are ``--allowed-host``, else the loopback names when bound to loopback
+    (any otherwise).
 
     Raises
     ------
@@ -145,9 +158,14 @@ def app_settings(
             f"--host {args.host} without an API key: anyone who reaches this port may use "
             f"it (set --api-key or {API_KEY_ENV})"
         )
+    allowed_hosts = args.allowed_host
+    if allowed_hosts is None and _is_loopback(args.host):
+        # a foreign page that points its name at 127.0.0.1 (DNS rebinding) is refused
+        allowed_hosts = sorted({*_LOOPBACK_NAMES, _url_host(args.host).lower()})
     settings = {
         "api_key": api_key,
         "cors_origins": list(args.cors_origin),
+        "allowed_hosts": allowed_hosts,
         "limits": limits,
         "detect_threads": args.detect_threads,
         "detect_processes": processes,

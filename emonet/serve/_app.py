@@ -23,7 +23,7 @@ from emonet.recognize import list_presets, results_document
 from emonet.serve._errors import ServeError
 from emonet.serve._images import IMAGE_FORMATS, VIDEO_FORMATS
 from emonet.serve._limits import Limits
-from emonet.serve._middleware import AccessLog, BodyLimit, SecurityHeaders
+from emonet.serve._middleware import AccessLog, AllowedHosts, BodyLimit, SecurityHeaders
 from emonet.serve._service import Service
 
 __all__ = ["API_KEY_ENV", "create_app"]
@@ -72,6 +72,7 @@ def create_app(
     *,
     api_key: str | None = None,
     cors_origins: Sequence[str] = (),
+    allowed_hosts: Sequence[str] | None = None,
     limits: Limits | None = None,
     detect_threads: int = 2,
     detect_processes: int = 0,
@@ -91,6 +92,12 @@ def create_app(
         in constant time; 401 without it.
     cors_origins : sequence of str, default=()
         Origins whose pages may call the API from a browser; none by default.
+    allowed_hosts : sequence of str, optional
+        The names the service answers to in the ``Host`` header (``localhost``,
+        ``127.0.0.1``, ``[::1]``, ``*.example.org``; no port), 400 for others: a guard
+        against DNS rebinding, a foreign page reaching a service on this machine by a
+        name of its own. Default any (``emonet-serve`` allows only the loopback names
+        when it binds loopback).
     limits : Limits, optional
         Upload sizes, pixels, images per request, video length, requests at once.
     detect_threads : int, default=2
@@ -161,6 +168,8 @@ def create_app(
         )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, limit_of=limit_of)
+    if allowed_hosts is not None:
+        app.add_middleware(AllowedHosts, hosts=list(allowed_hosts))
     app.add_middleware(AccessLog)
 
     # ------------------------------------------------------------------ errors

@@ -1,16 +1,16 @@
 """ASGI middleware of the app: the access log, the request body limit, the page's
-security headers."""
+security headers, the allowed ``Host`` names."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from emonet.serve._errors import ServeError
 
-__all__ = ["ACCESS_LOGGER", "AccessLog", "BodyLimit", "SecurityHeaders"]
+__all__ = ["ACCESS_LOGGER", "AccessLog", "AllowedHosts", "BodyLimit", "SecurityHeaders"]
 
 #: The logger of the access log: one line per request (route, status, faces, ms).
 ACCESS_LOGGER = "emonet.serve.access"
@@ -119,6 +119,57 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_headers)
+
+
+class AllowedHosts:
+    """Answer only requests whose ``Host`` header names one of ``hosts``: 400 otherwise
+    (a WebSocket is closed before it opens).
+
+    A page on another site can make the browser talk to a service on this machine by
+    pointing its own name at 127.0.0.1 (DNS rebinding); its requests then carry that
+    name, not this machine's. ``hosts`` are names (``localhost``), addresses
+    (``127.0.0.1``, ``[::1]``) or ``*.example.org`` for a domain's names, without the
+    port; ``*`` allows any.
+    """
+
+    def __init__(self, app, hosts: Sequence[str]) -> None:
+        self.app = app
+        self.any = "*" in hosts
+        self.names = frozenset(h.lower() for h in hosts if not h.startswith("*"))
+        self.domains = tuple(h[1:].lower() for h in hosts if h.startswith("*."))
+
+    def allows(self, host: str) -> bool:
+        name = _host_name(host)
+        return self.any or name in self.names or name.endswith(self.domains)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        if self.allows(host):
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+        else:
+            await _refuse(
+                send,
+                ServeError(
+                    400,
+                    "bad_host",
+                    f"Host {host[:100]!r} is not one this service answers to; "
+                    "start emonet-serve with --allowed-host for the name it is reached by",
+                ),
+            )
+
+
+def _host_name(host: str) -> str:
+    """A ``Host`` header's name or address, lower case, without the port
+    (``"[::1]:8000"`` is ``"[::1]"``)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def _too_large(size: int, limit: int) -> ServeError:

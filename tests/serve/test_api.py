@@ -455,6 +455,41 @@ def test_cli_settings_key_from_the_environment_and_a_warning_off_loopback():
     assert app_settings(parse(["--host", "::1"]), environ={})[1] == []
 
 
+def test_cli_settings_allowed_hosts_loopback_names_unless_told():
+    from emonet.cli.serve import app_settings, build_parser
+
+    parse = build_parser().parse_args
+    loopback = ["127.0.0.1", "[::1]", "localhost"]
+    assert app_settings(parse([]), environ={})[0]["allowed_hosts"] == loopback
+    assert app_settings(parse(["--host", "::1"]), environ={})[0]["allowed_hosts"] == loopback
+    assert app_settings(parse(["--host", "127.0.0.2"]), environ={})[0]["allowed_hosts"] == [
+        "127.0.0.1",
+        "127.0.0.2",
+        "[::1]",
+        "localhost",
+    ]
+    assert app_settings(parse(["--host", "0.0.0.0"]), environ={})[0]["allowed_hosts"] is None
+    told = parse(["--host", "0.0.0.0", "--allowed-host", "fer.example", "--allowed-host", "*.lab"])
+    assert app_settings(told, environ={})[0]["allowed_hosts"] == ["fer.example", "*.lab"]
+
+
+def test_a_foreign_host_header_is_refused(recognizer):
+    """DNS rebinding: a request by a name the service was not told is answered 400, in
+    the API's error shape; the allowed names answer, with any port."""
+    app = create_app(recognizer, allowed_hosts=["localhost", "[::1]", "*.lab.example"])
+    with TestClient(app, base_url="http://evil.example:8000") as client:
+        answer = client.get("/healthz")
+        assert answer.status_code == 400 and answer.json()["error"] == "bad_host"
+        assert "'evil.example:8000'" in answer.json()["message"]
+        assert "--allowed-host" in answer.json()["message"]
+        with pytest.raises(WebSocketDisconnect), client.websocket_connect("/v1/stream") as ws:
+            ws.receive_json()
+        for host in ("localhost:8000", "LOCALHOST", "[::1]:8000", "fer.lab.example"):
+            assert client.get("/healthz", headers={"host": host}).status_code == 200, host
+        for host in ("lab.example", "localhost.evil.example", "[::2]:80", ""):
+            assert client.get("/healthz", headers={"host": host}).status_code == 400, host
+
+
 @pytest.mark.slow
 def test_faces_found_in_worker_processes(recognizer, client, face_jpeg, coffee_jpeg):
     """detect_processes: the same answers, photos searched in spawned processes; a refused

@@ -63,6 +63,23 @@ def test_live_websocket(live_server, face_jpeg):
         assert answer["frame"] == 0 and answer["faces"][0]["label"] == "happy"
 
 
+def test_live_refuses_a_foreign_host_by_default(live_server):
+    """Bound to loopback, emonet-serve answers only to the loopback names: a page whose
+    own name points at 127.0.0.1 (DNS rebinding) gets 400, its WebSocket is refused."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url = live_server.url
+    answer = httpx.get(f"{url}/v1/info", headers={"Host": f"rebind.example:{live_server.port}"})
+    assert answer.status_code == 400 and answer.json()["error"] == "bad_host"
+    assert httpx.get(f"{url}/healthz", headers={"Host": "localhost"}).status_code == 200
+    # the page's socket reaches 127.0.0.1 by the foreign name
+    sock = socket.create_connection(("127.0.0.1", live_server.port), timeout=30)
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"ws://rebind.example:{live_server.port}/v1/stream", sock=sock, open_timeout=30)
+    assert refused.value.response.status_code == 403
+
+
 def test_live_503_past_the_queue_limit(live_server, face_jpeg):
     """Three uploads held open fill the server (--max-pending 3): the next is 503."""
     held = []
@@ -70,7 +87,7 @@ def test_live_503_past_the_queue_limit(live_server, face_jpeg):
         for _ in range(3):
             conn = socket.create_connection(("127.0.0.1", live_server.port), timeout=30)
             conn.sendall(
-                b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n"
                 + f"Content-Length: {len(face_jpeg)}\r\n\r\n".encode()
                 + face_jpeg[:1000]
             )
@@ -99,6 +116,9 @@ def page(browser, live_server):
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     page = context.new_page()
     page.goto(live_server.url + "/")
+    # the page's script has run (it fills in the version from /v1/info): its controls
+    # are wired before a test types or clicks
+    page.wait_for_function("() => document.getElementById('version').textContent !== ''")
     yield page
     context.close()
 
