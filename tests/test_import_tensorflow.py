@@ -28,14 +28,17 @@ print(json.dumps({"before": before, "after": after, "backend": keras.backend.bac
 """
 
 
-def _run(backend: str) -> tuple[dict, str]:
-    if importlib.util.find_spec(backend) is None:
+def _run(backend: str | None, script: str = SCRIPT) -> tuple[dict, str]:
+    if backend is not None and importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
     # as a user runs it: without a log level of TensorFlow's set by someone else
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    env["KERAS_BACKEND"] = backend
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")
+    }
+    if backend is not None:
+        env["KERAS_BACKEND"] = backend
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+        [sys.executable, "-c", script],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -57,6 +60,17 @@ def test_import_tensorflow_imports_keras_and_tensorflow_quietly():
 def test_import_tensorflow_leaves_tensorflow_alone_on_another_backend():
     report, _ = _run("jax")
     assert report == {"before": [False, False], "after": [True, False], "backend": "jax"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", [None, "tensorflow"])
+def test_lite_only_imports_keras_on_numpy_unless_a_backend_is_named(backend):
+    """int8 LiteRT networks need no backend: Keras on NumPy, no TensorFlow; a backend
+    named by KERAS_BACKEND is still the one imported."""
+    script = SCRIPT.replace("import_tensorflow()", "import_tensorflow(lite_only=True)")
+    report, _ = _run(backend, script)
+    after, expected = [True, bool(backend)], backend or "numpy"
+    assert report == {"before": [False, False], "after": after, "backend": expected}
 
 
 @pytest.mark.slow

@@ -219,7 +219,10 @@ def _main(args: argparse.Namespace) -> int:
     for message in skipped:
         _warn(f"skipped {message}")
     annotated = _check_outputs(args, [*photos, *videos])
-    import_tensorflow()
+    from emonet.recognize import lite_only
+
+    # int8 networks alone (the bundled presets) need no TensorFlow: a quicker start
+    import_tensorflow(lite_only=lite_only(args.preset, args.models))
     from emonet.recognize import ROW_COLUMNS, Recognizer, results_document
 
     recognizer = Recognizer(

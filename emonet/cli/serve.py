@@ -179,7 +179,10 @@ def _main(args: argparse.Namespace) -> int:
         print(f"emonet-serve: warning: {warning}", file=sys.stderr)
     import uvicorn
 
-    import_tensorflow()
+    from emonet.recognize import lite_only
+
+    # int8 networks alone (the bundled presets) need no TensorFlow: a quicker start
+    import_tensorflow(lite_only=lite_only(args.preset, args.models))
 
     def load() -> Any:
         from emonet.recognize import Recognizer

@@ -13,7 +13,12 @@ from emonet.distributed._output import check_settings, load_manifest, write_unit
 from emonet.distributed._plan import expand_inputs, plan_units
 from emonet.distributed._ray import connect, require_ray
 from emonet.distributed._worker import predictor_class
-from emonet.recognize import DEFAULT_PRESET, ROW_COLUMNS, list_presets
+from emonet.recognize import (
+    DEFAULT_PRESET,
+    ROW_COLUMNS,
+    list_presets,
+    lite_only,
+)
 
 __all__ = ["RunSummary", "predict"]
 
@@ -163,6 +168,7 @@ def predict(
         "segment_s": float(segment_s),
         "photos_per_unit": photos_per_unit,
     }
+    networks_lite = lite_only(preset)  # the actors then need no TensorFlow
     is_dataset = isinstance(inputs, ray.data.Dataset)
     if not is_dataset:
         photos, videos, not_inputs = expand_inputs(inputs)
@@ -189,7 +195,7 @@ def predict(
         if is_dataset:
             known = {path: entries[-1].get("hash") for path, entries in done.items()}
             dataset = inputs.map_batches(
-                predictor_class(options, every, known),
+                predictor_class(options, every, known, networks_lite),
                 batch_size=photos_per_unit,
                 compute=ray.data.ActorPoolStrategy(size=actors),
                 **remote,
@@ -205,7 +211,7 @@ def predict(
                     override_num_blocks=min(len(units), 10_000),
                 )
                 dataset = tasks.map_batches(
-                    predictor_class(options, every),
+                    predictor_class(options, every, lite_only=networks_lite),
                     batch_size=1,
                     compute=ray.data.ActorPoolStrategy(size=min(actors, len(units))),
                     **remote,

@@ -23,6 +23,7 @@ from emonet.recognize._photos import read_photo
 from emonet.recognize._presets import (
     DEFAULT_PRESET,
     list_presets,
+    lite_only,
     load_preset_config,
     preset_path,
     save_preset,
@@ -68,6 +69,7 @@ __all__ = [
     "annotate",
     "find_inputs",
     "list_presets",
+    "lite_only",
     "load_preset_config",
     "plot_timeline",
     "preset_path",

@@ -23,7 +23,7 @@ from emonet._choices import tta_mode
 from emonet._constants import KERAS_SUFFIX, LITE_SUFFIX
 from emonet._io import atomic_write_text
 
-__all__ = ["list_presets", "preset_path", "save_preset", "load_preset_config"]
+__all__ = ["lite_only", "list_presets", "preset_path", "save_preset", "load_preset_config"]
 
 PRESET_FILE = "preset.json"
 PRESET_FORMAT = "emonet-preset"
@@ -79,6 +79,46 @@ def preset_path(preset: str | os.PathLike[str]) -> Path:
         f"unknown preset {str(preset)!r}: name a bundled preset ({names}) or a folder "
         f"holding {PRESET_FILE}"
     )
+
+
+def lite_only(
+    preset: str | os.PathLike[str] | None = None,
+    models: list[str | os.PathLike[str]] | None = None,
+) -> bool:
+    """Whether the networks of a preset, or of ``models``, are all int8 LiteRT files.
+
+    Those run on the LiteRT interpreter alone: a program that runs nothing else needs no
+    Keras backend, and may import Keras on NumPy (``import_tensorflow(lite_only=True)``),
+    in half TensorFlow's time.
+
+    Parameters
+    ----------
+    preset : str or path, optional
+        A bundled preset's name or a preset folder; default :data:`DEFAULT_PRESET`.
+    models : list of paths, optional
+        Model files, instead of a preset (as :class:`Recognizer` takes them).
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    ValueError
+        If the preset is unknown or its ``preset.json`` damaged.
+
+    Examples
+    --------
+    >>> from emonet.recognize import lite_only
+    >>> lite_only("fast"), lite_only(models=["mine.keras", "mine_int8.tflite"])
+    (True, False)
+    """
+    if models:
+        names = [os.fspath(model) for model in models]
+    else:
+        folder = preset_path(DEFAULT_PRESET if preset is None else preset)
+        names = load_preset_config(folder)["members"]
+    return all(str(name).endswith(LITE_SUFFIX) for name in names)
 
 
 def load_preset_config(folder: str | os.PathLike[str]) -> dict[str, Any]:

@@ -261,3 +261,21 @@ def test_a_whole_video_task_keeps_its_tracks(inputs, reference):
     _assert_same_rows(result["rows"], expected)
     assert [row["track_id"] for row in result["rows"]] == [row["track_id"] for row in expected]
     assert any(row["track_id"] not in ("", None) for row in expected)
+
+
+def test_actors_of_int8_networks_need_no_tensorflow():
+    """The bundled presets' networks are int8 LiteRT files: an actor imports Keras on
+    NumPy, seconds sooner than TensorFlow (the rows are those of one process: the tests
+    above run so); emonet.import_tensorflow's tests: a KERAS_BACKEND set still wins."""
+    code = (
+        "import sys\n"
+        "from emonet.distributed._worker import predictor_class\n"
+        "predictor_class({'preset': 'fast'}, 1, lite_only=True)()\n"
+        "import keras\n"
+        "print(keras.backend.backend(), 'tensorflow' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.split() == ["numpy", "False"]

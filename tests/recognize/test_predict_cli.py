@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -163,6 +164,37 @@ def test_help_and_bad_path_do_not_import_tensorflow(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.split() == ["2", "False"]
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_int8_presets_run_without_tensorflow(inputs, tiny_models):
+    """The bundled presets' int8 networks run on LiteRT alone: emonet-predict imports
+    Keras on NumPy, not TensorFlow (a start seconds sooner), and gives the same answer;
+    a preset of Keras networks keeps TensorFlow."""
+    from emonet.recognize import Recognizer, list_presets, lite_only
+
+    assert all(lite_only(name) for name in list_presets())
+    assert not lite_only(tiny_models["preset"])
+    assert not lite_only(models=["mine.keras", "mine_int8.tflite"])
+    photo = inputs[0] / "astronaut.jpg"
+    code = (
+        "import sys\n"
+        "from emonet.cli.predict import main\n"
+        "status = main(sys.argv[1:])\n"
+        "print(status, 'tensorflow' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    answers = {}
+    for preset in ("fast", tiny_models["preset"]):
+        command = [sys.executable, "-c", code, str(photo), "--preset", str(preset), "--json"]
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
+        *document, last = result.stdout.strip().splitlines()
+        answers[preset] = last
+        if preset == "fast":
+            (face,) = json.loads("\n".join(document))["results"][0]["faces"]
+            (expected,) = Recognizer("fast").predict(photo)[0].faces
+            assert face["probabilities"] == pytest.approx(expected.probabilities, abs=1e-6)
+    assert answers == {"fast": "0 False", tiny_models["preset"]: "0 True"}
 
 
 def test_detection_settings_are_honoured(inputs, tiny_models, capsys):
