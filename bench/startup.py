@@ -55,12 +55,12 @@ def main() -> int:
             seconds, answer = run_once(photo, args.preset, backend)
             times[backend or "numpy"].append(seconds)
             answers[backend or "numpy"] = answer["results"][0]["faces"]
-    tf, numpy = (statistics.median(times[name]) for name in ("tensorflow", "numpy"))
+    medians = {name: statistics.median(runs) for name, runs in times.items()}
     print(f"emonet-predict astronaut.jpg --preset {args.preset}, {args.runs} runs each:")
     for name, label in (("tensorflow", "Keras on TensorFlow:"), ("numpy", "Keras on NumPy:")):
         runs = ", ".join(f"{t:.2f}" for t in times[name])
-        print(f"  {label:21s}median {statistics.median(times[name]):.2f} s  ({runs})")
-    print(f"  NumPy / TensorFlow: {numpy / tf:.2f}x the time")
+        print(f"  {label:21s}median {medians[name]:.2f} s  ({runs})")
+    print(f"  NumPy / TensorFlow: {medians['numpy'] / medians['tensorflow']:.2f}x the time")
     same = answers["tensorflow"] == answers["numpy"]
     print(f"  the same faces and probabilities: {'yes' if same else 'NO'}")
     return 0 if same else 1

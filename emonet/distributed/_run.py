@@ -195,7 +195,7 @@ def predict(
         if is_dataset:
             known = {path: entries[-1].get("hash") for path, entries in done.items()}
             dataset = inputs.map_batches(
-                predictor_class(options, every, known, networks_lite),
+                predictor_class(options, every, known, lite_only=networks_lite),
                 batch_size=photos_per_unit,
                 compute=ray.data.ActorPoolStrategy(size=actors),
                 **remote,
